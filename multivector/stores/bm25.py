@@ -1,0 +1,343 @@
+"""An incremental BM25 inverted index over integer slots, in two scoring modes.
+
+One :class:`BM25Index` serves one text field. Documents are identified by *slots* (the store's row
+ids: ints >= 0, normally increasing, with gaps after deletes). Adding or removing a document touches
+only that document's postings; nothing is ever rebuilt. Queries touch only the postings of their
+terms and score them with NumPy.
+
+Scoring modes (formulas in :mod:`multivector.stores.bm25_scoring`):
+
+``rank_bm25``
+    Equal, bit for bit, to ``rank_bm25.BM25Okapi(corpus).get_scores(query)`` over the live documents
+    in slot order (k1 1.5, b 0.75, epsilon 0.25: a negative idf becomes ``epsilon * average_idf``,
+    the average taken over the whole vocabulary). Repeated query terms count once per occurrence and
+    out-of-vocabulary terms add 0, as in ``rank_bm25``. After removals, the vocabulary order used for
+    the average idf may differ from a fresh index's, so scores can differ in the last bits (< 1e-12).
+``weaviate``
+    Weaviate's BM25: ``idf = ln(1 + (N - n + 0.5) / (n + 0.5))`` and
+    ``score = sum idf * tf / (tf + k1 * (1 - b + b * dl / avgdl))`` (no ``(k1 + 1)`` factor).
+    Repeated query terms count repeatedly: like Weaviate (``TokenizeAndCountDuplicates``), each
+    distinct term is scored once with its idf multiplied by its number of occurrences.
+
+Every live document counts in ``N`` and in the average length, including documents added with no
+terms (as ``rank_bm25`` counts empty documents).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Literal, NamedTuple
+
+import numpy as np
+
+from multivector._types import BoolArray, F64Array, I64Array
+from multivector.errors import ConfigError
+from multivector.stores.bm25_scoring import (
+    length_norm,
+    rank_bm25_average_idf,
+    rank_bm25_idf,
+    rank_bm25_tf_part,
+    weaviate_idf,
+    weaviate_tf_part,
+)
+
+__all__ = ["BM25Hits", "BM25Index"]
+
+Scoring = Literal["weaviate", "rank_bm25"]
+
+#: Query terms past this index share the last bit of the ``matched`` mask.
+MAX_TERM_BIT = 62
+_EMPTY_I64: I64Array = np.empty(0, dtype=np.int64)
+_EMPTY_F64: F64Array = np.empty(0, dtype=np.float64)
+_RANK_BM25_EPSILON = 0.25
+_TF_CACHE_LIMIT = 4096
+
+
+class BM25Hits(NamedTuple):
+    """Documents matching at least one query term.
+
+    ``slots`` are increasing; ``scores`` their BM25 scores; ``matched`` a bitmask over the distinct
+    query terms (bit ``j`` = the ``j``-th distinct term in first-occurrence order; terms past the
+    62nd share bit 62), so a caller can OR masks across fields and apply ``and`` / ``minimum_match``.
+    """
+
+    slots: I64Array
+    scores: F64Array
+    matched: I64Array
+
+
+class _Postings:
+    """One term's postings: sorted slots and term frequencies, plus appends not yet merged."""
+
+    __slots__ = ("last", "pending_slots", "pending_tfs", "slots", "tfs")
+
+    def __init__(self) -> None:
+        self.slots: I64Array = _EMPTY_I64
+        self.tfs: F64Array = _EMPTY_F64
+        self.pending_slots: list[int] = []
+        self.pending_tfs: list[int] = []
+        self.last = -1
+
+    def append(self, slot: int, tf: int) -> None:
+        if slot > self.last:
+            self.pending_slots.append(slot)
+            self.pending_tfs.append(tf)
+            self.last = slot
+            return
+        self.flush()
+        pos = int(np.searchsorted(self.slots, slot))
+        self.slots = np.insert(self.slots, pos, slot)
+        self.tfs = np.insert(self.tfs, pos, float(tf))
+
+    def flush(self) -> None:
+        if self.pending_slots:
+            self.slots = np.concatenate([self.slots, np.array(self.pending_slots, dtype=np.int64)])
+            self.tfs = np.concatenate([self.tfs, np.array(self.pending_tfs, dtype=np.float64)])
+            self.pending_slots = []
+            self.pending_tfs = []
+
+    def discard(self, slot: int) -> None:
+        self.flush()
+        pos = int(np.searchsorted(self.slots, slot))
+        if pos < self.slots.size and self.slots[pos] == slot:
+            self.slots = np.delete(self.slots, pos)
+            self.tfs = np.delete(self.tfs, pos)
+            self.last = int(self.slots[-1]) if self.slots.size else -1
+
+
+class BM25Index:
+    """One text field's inverted index over integer slots (see the module docstring for scoring)."""
+
+    def __init__(self, *, k1: float, b: float, scoring: Scoring) -> None:
+        if scoring not in ("weaviate", "rank_bm25"):
+            raise ConfigError(f"scoring {scoring!r} is unknown; use 'weaviate' or 'rank_bm25'")
+        if not k1 >= 0:
+            raise ConfigError(f"k1 must be >= 0, got {k1!r}")
+        if not 0.0 <= b <= 1.0:
+            raise ConfigError(f"b must be within [0, 1], got {b!r}")
+        self.k1 = float(k1)
+        self.b = float(b)
+        self.scoring: Scoring = scoring
+        self._term_ids: dict[str, int] = {}
+        self._postings: list[_Postings] = []
+        self._df: list[int] = []
+        self._doc_terms: dict[int, I64Array] = {}
+        self._doc_len: I64Array = np.zeros(0, dtype=np.int64)
+        self._total_len = 0
+        self._invalidate()
+
+    # ----------------------------------------------------------------------------- mutation
+
+    def add(self, slot: int, tokens: Sequence[str]) -> None:
+        """Index document ``slot`` with its terms (``[]`` for a document without text).
+
+        A slot that is already indexed is replaced.
+        """
+        slot = _check_slot(slot)
+        if slot in self._doc_terms:
+            self.remove(slot)
+        if isinstance(tokens, str):
+            raise ConfigError(
+                f"BM25Index.add(slot={slot}): tokens must be a list of terms, not the str "
+                f"{tokens[:40]!r}; tokenize it first"
+            )
+        counts = Counter(tokens)
+        term_ids = self._term_ids
+        tids = np.empty(len(counts), dtype=np.int64)
+        for i, (term, tf) in enumerate(counts.items()):
+            tid = term_ids.get(term)
+            if tid is None:
+                tid = len(self._postings)
+                term_ids[term] = tid
+                self._postings.append(_Postings())
+                self._df.append(0)
+            self._postings[tid].append(slot, tf)
+            self._df[tid] += 1
+            tids[i] = tid
+        if slot >= self._doc_len.size:
+            grown = np.zeros(max(slot + 1, 2 * self._doc_len.size, 16), dtype=np.int64)
+            grown[: self._doc_len.size] = self._doc_len
+            self._doc_len = grown
+        self._doc_len[slot] = len(tokens)
+        self._doc_terms[slot] = tids
+        self._total_len += len(tokens)
+        self._invalidate()
+
+    def remove(self, slot: int) -> None:
+        """Remove document ``slot``; an unknown slot is a no-op."""
+        tids = self._doc_terms.pop(slot, None)
+        if tids is None:
+            return
+        for tid in tids.tolist():
+            self._postings[tid].discard(slot)
+            self._df[tid] -= 1
+        self._total_len -= int(self._doc_len[slot])
+        self._doc_len[slot] = 0
+        self._invalidate()
+
+    def remap(self, old_to_new: I64Array) -> None:
+        """Renumber slots after compaction: ``old_to_new[old]`` is the new slot, ``-1`` drops it.
+
+        Scores do not change (a live slot mapped to ``-1`` is removed first).
+        """
+        mapping = np.asarray(old_to_new, dtype=np.int64)
+        if mapping.ndim != 1:
+            raise ConfigError(
+                f"remap: old_to_new must be a 1-D int array, got shape {mapping.shape}"
+            )
+        live = np.fromiter(self._doc_terms, dtype=np.int64, count=len(self._doc_terms))
+        if live.size and int(live.max()) >= mapping.size:
+            raise ConfigError(
+                f"remap: old_to_new has {mapping.size} entries but slot {int(live.max())} is "
+                "indexed; pass one entry per old slot"
+            )
+        for slot in live[mapping[live] < 0].tolist():
+            self.remove(slot)
+        live = live[mapping[live] >= 0]
+        new_live = mapping[live]
+        if np.unique(new_live).size != new_live.size:
+            raise ConfigError("remap: old_to_new maps two indexed slots to the same new slot")
+        for postings in self._postings:
+            postings.flush()
+            if postings.slots.size == 0:
+                continue
+            moved = mapping[postings.slots]
+            order = np.argsort(moved, kind="stable")
+            postings.slots = moved[order]
+            postings.tfs = postings.tfs[order]
+            postings.last = int(postings.slots[-1])
+        doc_len = np.zeros(int(new_live.max()) + 1 if new_live.size else 0, dtype=np.int64)
+        doc_len[new_live] = self._doc_len[live]
+        self._doc_len = doc_len
+        self._doc_terms = {
+            int(new): self._doc_terms[int(old)]
+            for old, new in sorted(zip(live.tolist(), new_live.tolist(), strict=True), key=_second)
+        }
+        self._invalidate()
+
+    # ------------------------------------------------------------------------------- queries
+
+    def __len__(self) -> int:
+        return len(self._doc_terms)
+
+    @property
+    def average_length(self) -> float:
+        """Mean number of terms per indexed document (0.0 when empty)."""
+        return self._total_len / len(self._doc_terms) if self._doc_terms else 0.0
+
+    def document_frequency(self, term: str) -> int:
+        """Number of indexed documents containing ``term``."""
+        tid = self._term_ids.get(term)
+        return 0 if tid is None else self._df[tid]
+
+    def search(self, query_terms: Sequence[str], *, mask: BoolArray | None = None) -> BM25Hits:
+        """Score every document containing at least one query term (and allowed by ``mask``).
+
+        ``mask`` is a bool array indexed by slot; slots beyond its end count as not allowed.
+        """
+        scores, matched = self._accumulate(query_terms, self._doc_len.size)
+        slots = np.flatnonzero(matched)
+        if mask is not None:
+            allowed = np.asarray(mask, dtype=np.bool_)
+            slots = slots[slots < allowed.size]
+            slots = slots[allowed[slots]]
+        return BM25Hits(slots.astype(np.int64), scores[slots], matched[slots])
+
+    def dense_scores(self, query_terms: Sequence[str], n_slots: int) -> F64Array:
+        """Scores of slots ``0 .. n_slots - 1`` (0.0 where nothing matches or no document lives).
+
+        In ``rank_bm25`` mode this equals ``BM25Okapi.get_scores`` over the live documents in slot
+        order, placed at their slots.
+        """
+        if n_slots < 0:
+            raise ConfigError(f"dense_scores: n_slots must be >= 0, got {n_slots}")
+        scores, _ = self._accumulate(query_terms, self._doc_len.size)
+        out = np.zeros(n_slots, dtype=np.float64)
+        shared = min(n_slots, scores.size)
+        out[:shared] = scores[:shared]
+        return out
+
+    # ------------------------------------------------------------------------------ internals
+
+    def _invalidate(self) -> None:
+        self._norm_cache: F64Array | None = None
+        self._avg_idf_cache: float | None = None
+        self._tf_part_cache: dict[int, tuple[I64Array, F64Array]] = {}
+
+    def _accumulate(self, query_terms: Sequence[str], size: int) -> tuple[F64Array, I64Array]:
+        """Dense scores and matched-term bitmasks over slots ``0 .. size - 1``."""
+        scores = np.zeros(size, dtype=np.float64)
+        matched = np.zeros(size, dtype=np.int64)
+        if isinstance(query_terms, str):
+            raise ConfigError(
+                f"query_terms must be a list of terms, not the str {query_terms[:40]!r}"
+            )
+        n_docs = len(self._doc_terms)
+        if n_docs == 0 or not query_terms:
+            return scores, matched
+        distinct = Counter(query_terms)
+        bits = {term: 1 << min(j, MAX_TERM_BIT) for j, term in enumerate(distinct)}
+        for term in distinct:
+            tid = self._term_ids.get(term)
+            if tid is not None and self._df[tid] > 0:
+                slots, _ = self._tf_part(tid)
+                matched[slots] |= bits[term]
+        if self.scoring == "rank_bm25":
+            # One pass per occurrence, in query order, as rank_bm25.get_scores adds them.
+            for term in query_terms:
+                tid = self._term_ids.get(term)
+                if tid is None or self._df[tid] == 0:
+                    continue
+                slots, part = self._tf_part(tid)
+                scores[slots] += self._rank_bm25_idf(tid, n_docs) * part
+        else:
+            for term, count in distinct.items():
+                tid = self._term_ids.get(term)
+                if tid is None or self._df[tid] == 0:
+                    continue
+                slots, part = self._tf_part(tid)
+                scores[slots] += part * (weaviate_idf(self._df[tid], n_docs) * count)
+        return scores, matched
+
+    def _tf_part(self, tid: int) -> tuple[I64Array, F64Array]:
+        """Slots of term ``tid`` and their idf-free score parts, cached until the next mutation."""
+        cached = self._tf_part_cache.get(tid)
+        if cached is not None:
+            return cached
+        postings = self._postings[tid]
+        postings.flush()
+        norm = self._norm()[postings.slots]
+        if self.scoring == "rank_bm25":
+            part = rank_bm25_tf_part(postings.tfs, norm, k1=self.k1)
+        else:
+            part = weaviate_tf_part(postings.tfs, norm)
+        if len(self._tf_part_cache) >= _TF_CACHE_LIMIT:
+            self._tf_part_cache.clear()
+        self._tf_part_cache[tid] = (postings.slots, part)
+        return postings.slots, part
+
+    def _norm(self) -> F64Array:
+        if self._norm_cache is None:
+            avgdl = self._total_len / len(self._doc_terms)
+            self._norm_cache = length_norm(self._doc_len, k1=self.k1, b=self.b, avgdl=avgdl)
+        return self._norm_cache
+
+    def _rank_bm25_idf(self, tid: int, n_docs: int) -> float:
+        idf = rank_bm25_idf(self._df[tid], n_docs)
+        if idf >= 0:
+            return idf
+        if self._avg_idf_cache is None:
+            df = np.fromiter(self._df, dtype=np.int64, count=len(self._df))
+            self._avg_idf_cache = rank_bm25_average_idf(df[df > 0], n_docs)
+        return _RANK_BM25_EPSILON * self._avg_idf_cache
+
+
+def _check_slot(slot: int) -> int:
+    if isinstance(slot, bool) or not isinstance(slot, (int, np.integer)) or slot < 0:
+        raise ConfigError(f"BM25 slot must be an int >= 0, got {slot!r}")
+    return int(slot)
+
+
+def _second(pair: tuple[int, int]) -> int:
+    return pair[1]
