@@ -10,7 +10,7 @@ import datetime as _dt
 import uuid as _uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 from multivector._types import StrEnum
 from multivector.errors import ConfigError, FilterError
@@ -67,12 +67,14 @@ class _FilterBase:
 @dataclass(frozen=True, eq=True)
 class FilterLeaf(_FilterBase):
     """One comparison: ``target`` (a property name, or ``_id``), an optional ``path`` into an
-    OBJECT property, an operator and its value."""
+    OBJECT property, an operator and its value.
+    """
 
     target: str
     operator: FilterOperator
     value: Any
     path: tuple[str, ...] = ()
+    case_sensitive: bool = True
 
 
 @dataclass(frozen=True, eq=True)
@@ -83,7 +85,7 @@ class FilterGroup(_FilterBase):
     filters: tuple[FilterNode, ...]
 
 
-FilterNode = Union[FilterLeaf, FilterGroup]
+FilterNode: TypeAlias = FilterLeaf | FilterGroup
 
 
 def _check_scalar(op: str, value: object) -> None:
@@ -142,11 +144,15 @@ class _PropertyFilter:
         _check_scalar("greater_or_equal", value)
         return self._leaf(FilterOperator.GREATER_OR_EQUAL, value)
 
-    def like(self, pattern: str) -> FilterLeaf:
-        """Text matches a wildcard pattern: ``*`` any run of characters, ``?`` one character."""
+    def like(self, pattern: str, *, case_sensitive: bool = False) -> FilterLeaf:
+        """Text matches a wildcard pattern: ``*`` any run of characters, ``?`` one character.
+
+        The whole value must match (``*data*`` finds "data" anywhere); case-insensitive unless
+        ``case_sensitive=True``. For array properties any element may match.
+        """
         if not isinstance(pattern, str):
             raise FilterError(f"like({pattern!r}): the pattern must be a str such as 'data*'")
-        return self._leaf(FilterOperator.LIKE, pattern)
+        return FilterLeaf(self._target, FilterOperator.LIKE, pattern, self._path, case_sensitive)
 
     def contains_any(self, values: Sequence[Any]) -> FilterLeaf:
         """The value (or any element of an array value) is one of ``values``."""
@@ -241,7 +247,11 @@ class BM25Operator:
     @staticmethod
     def or_(minimum_match: int = 1) -> BM25OperatorSpec:
         """At least ``minimum_match`` distinct query terms must occur in a document."""
-        if isinstance(minimum_match, bool) or not isinstance(minimum_match, int) or minimum_match < 1:
+        if (
+            isinstance(minimum_match, bool)
+            or not isinstance(minimum_match, int)
+            or minimum_match < 1
+        ):
             raise ConfigError(f"BM25Operator.or_(minimum_match={minimum_match!r}): use an int >= 1")
         return BM25OperatorSpec("or", minimum_match)
 

@@ -114,6 +114,15 @@ class CollectionBackend(Protocol):
         """Exact (or index-backed) MaxSim top-``limit`` among matching objects, best first."""
         ...
 
+    def vector_scores(
+        self,
+        target_vector: str,
+        query: npt.NDArray[np.float32],
+        uuids: Sequence[str],
+    ) -> list[float | None]:
+        """Exact MaxSim of ``query`` against each listed object (None where missing / no vector)."""
+        ...
+
     def keyword_search(
         self,
         query: str,

@@ -1,0 +1,1 @@
+"""Thin LlamaIndex and LangChain classes over a ready collection and embedder (optional extras)."""

@@ -1,0 +1,1 @@
+"""Framework-free retrievers: query -> legs -> fusion -> results."""

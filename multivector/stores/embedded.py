@@ -1,0 +1,457 @@
+"""The embedded backend: in-process collections over token arenas, BM25 indexes and filters.
+
+Each object lives in a *slot* (an append-only row id). Replacing an object tombstones its old
+slot and appends a new one, so every index (arenas, BM25, property columns) changes together;
+:meth:`EmbeddedCollection.compact` drops dead slots from all of them at once. An optional
+:class:`CollectionStorage` makes the collection durable: every change is written there first, in
+one transaction, and applied in memory only after it committed.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from multivector._types import BoolArray, F32Array, I64Array
+from multivector.config import CollectionConfig, Tokenization
+from multivector.errors import CollectionNotFoundError, ConfigError
+from multivector.kernels import topk
+from multivector.query import BM25OperatorSpec, FilterNode
+from multivector.stores.arena import TokenArena
+from multivector.stores.bm25 import BM25Index
+from multivector.stores.filters import evaluate_filter
+from multivector.stores.protocol import Hit, ObjectRecord, StoredObject
+from multivector.stores.stopwords import Stopwords
+from multivector.stores.tokenize import tokenize, tokenize_value
+
+__all__ = ["CollectionStorage", "EmbeddedClient", "EmbeddedCollection"]
+
+#: Compact automatically once this fraction of slots is dead (and at least _MIN_DEAD slots).
+AUTO_COMPACT_RATIO = 0.5
+_MIN_DEAD = 1024
+
+
+class CollectionStorage(Protocol):
+    """Durable storage under one embedded collection (SQLite in practice)."""
+
+    def save_config(self, config: CollectionConfig) -> None:
+        """Persist the configuration."""
+        ...
+
+    def write(self, *, upserts: Sequence[StoredObject], deletes: Sequence[str]) -> None:
+        """Apply upserts and deletes in one transaction; durable when it returns."""
+        ...
+
+    def load(self) -> Iterator[StoredObject]:
+        """Every live object with its vectors, in write order."""
+        ...
+
+
+class EmbeddedCollection:
+    """One collection held in memory (optionally backed by durable storage)."""
+
+    def __init__(
+        self, config: CollectionConfig, *, storage: CollectionStorage | None = None
+    ) -> None:
+        self._lock = threading.RLock()
+        self._config = config
+        self._storage = storage
+        self._uuids: list[str | None] = []
+        self._slot_of: dict[str, int] = {}
+        self._props: list[dict[str, Any] | None] = []
+        self._times: list[tuple[float, float]] = []
+        self._alive: BoolArray = np.zeros(0, dtype=np.bool_)
+        self._n_dead = 0
+        self._columns: dict[str, list[Any]] = {}
+        self._arenas: dict[str, TokenArena] = {}
+        self._bm25: dict[str, BM25Index] = {}
+        self._stopwords = Stopwords.from_config(config.inverted_index)
+        self._sync_indexes()
+        if storage is not None:
+            self._apply(list(storage.load()), [])
+
+    # ----------------------------------------------------------------- config
+    @property
+    def config(self) -> CollectionConfig:
+        """The collection's configuration."""
+        return self._config
+
+    def set_config(self, config: CollectionConfig) -> None:
+        """Replace the configuration (persisted first when durable)."""
+        with self._lock:
+            if self._storage is not None:
+                self._storage.save_config(config)
+            self._config = config
+            self._sync_indexes()
+
+    def _sync_indexes(self) -> None:
+        for vec in self._config.vectors:
+            arena = self._arenas.get(vec.name)
+            if arena is None:
+                arena = TokenArena(dtype=vec.dtype, dimension=vec.dimension)
+                arena.append([None] * len(self._uuids))
+                self._arenas[vec.name] = arena
+        inv = self._config.inverted_index
+        for prop in self._config.properties:
+            if prop.data_type.is_text and prop.index_searchable and prop.name not in self._bm25:
+                index = BM25Index(k1=inv.k1, b=inv.bm25_b, scoring=inv.scoring)
+                for slot in np.flatnonzero(self._alive).tolist():
+                    props = self._props[slot] or {}
+                    index.add(slot, tokenize_value(props.get(prop.name), _tok(prop.tokenization)))
+                self._bm25[prop.name] = index
+
+    # ------------------------------------------------------------ FilterContext
+    @property
+    def n_slots(self) -> int:
+        """Number of slots, live or dead."""
+        return len(self._uuids)
+
+    def alive(self) -> BoolArray:
+        """Mask of live slots."""
+        return self._alive[: len(self._uuids)]
+
+    def uuid_at(self, slot: int) -> str | None:
+        """The uuid in ``slot`` (None when dead)."""
+        return self._uuids[slot]
+
+    def values(self, name: str) -> Sequence[Any]:
+        """Property values by slot, cached until the next write."""
+        column = self._columns.get(name)
+        if column is None:
+            column = [p.get(name) if p is not None else None for p in self._props]
+            self._columns[name] = column
+        return column
+
+    # ------------------------------------------------------------------ writes
+    def count(self) -> int:
+        """Number of live objects."""
+        return len(self._slot_of)
+
+    def upsert(self, records: Sequence[ObjectRecord]) -> None:
+        """Insert or replace records atomically (storage first, then memory)."""
+        if not records:
+            return
+        now = time.time()
+        with self._lock:
+            objects = []
+            for rec in records:
+                old = self._slot_of.get(rec.uuid)
+                created = self._times[old][0] if old is not None else now
+                objects.append(
+                    StoredObject(
+                        uuid=rec.uuid,
+                        properties=dict(rec.properties),
+                        vectors=dict(rec.vectors),
+                        creation_time=created,
+                        update_time=now,
+                    )
+                )
+            if self._storage is not None:
+                self._storage.write(upserts=objects, deletes=[])
+            self._apply(objects, [])
+
+    def delete(self, uuids: Sequence[str]) -> int:
+        """Delete objects atomically; returns how many existed."""
+        with self._lock:
+            present = list(dict.fromkeys(u for u in uuids if u in self._slot_of))
+            if not present:
+                return 0
+            if self._storage is not None:
+                self._storage.write(upserts=[], deletes=present)
+            self._apply([], present)
+            return len(present)
+
+    def _kill(self, slot: int) -> None:
+        uuid = self._uuids[slot]
+        if uuid is not None:
+            del self._slot_of[uuid]
+        self._uuids[slot] = None
+        self._props[slot] = None
+        self._alive[slot] = False
+        self._n_dead += 1
+        for index in self._bm25.values():
+            index.remove(slot)
+
+    def _grow_alive(self, n: int) -> None:
+        if n > self._alive.shape[0]:
+            grown = np.zeros(max(n, int(self._alive.shape[0] * 1.5) + 64), dtype=np.bool_)
+            grown[: self._alive.shape[0]] = self._alive
+            self._alive = grown
+
+    def _apply(self, upserts: Sequence[StoredObject], deletes: Iterable[str]) -> None:
+        self._columns.clear()
+        for uuid in deletes:
+            slot = self._slot_of.get(uuid)
+            if slot is not None:
+                self._kill(slot)
+        if upserts:
+            self._grow_alive(len(self._uuids) + len(upserts))
+            per_space: dict[str, list[F32Array | None]] = {name: [] for name in self._arenas}
+            text_props = [p for p in self._config.properties if p.name in self._bm25]
+            for obj in upserts:
+                old = self._slot_of.get(obj.uuid)
+                if old is not None:
+                    self._kill(old)
+                slot = len(self._uuids)
+                self._uuids.append(obj.uuid)
+                self._slot_of[obj.uuid] = slot
+                self._props.append(obj.properties)
+                self._times.append((obj.creation_time or 0.0, obj.update_time or 0.0))
+                self._alive[slot] = True
+                for name, matrices in per_space.items():
+                    matrices.append(obj.vectors.get(name))
+                for prop in text_props:
+                    tokens = tokenize_value(obj.properties.get(prop.name), _tok(prop.tokenization))
+                    self._bm25[prop.name].add(slot, tokens)
+            for name, matrices in per_space.items():
+                self._arenas[name].append(matrices)
+        if self._n_dead >= _MIN_DEAD and self._n_dead > AUTO_COMPACT_RATIO * len(self._uuids):
+            self._compact_locked()
+
+    def compact(self) -> None:
+        """Drop dead slots from every index and renumber the live ones."""
+        with self._lock:
+            self._compact_locked()
+
+    def _compact_locked(self) -> None:
+        keep: I64Array = np.flatnonzero(self.alive()).astype(np.int64)
+        old_to_new = np.full(len(self._uuids), -1, dtype=np.int64)
+        old_to_new[keep] = np.arange(len(keep), dtype=np.int64)
+        self._arenas = {name: arena.compacted(keep) for name, arena in self._arenas.items()}
+        for index in self._bm25.values():
+            index.remap(old_to_new)
+        kept = keep.tolist()
+        self._uuids = [self._uuids[s] for s in kept]
+        self._props = [self._props[s] for s in kept]
+        self._times = [self._times[s] for s in kept]
+        self._slot_of = {u: i for i, u in enumerate(self._uuids) if u is not None}
+        self._alive = np.ones(len(kept), dtype=np.bool_)
+        self._n_dead = 0
+        self._columns.clear()
+
+    # ------------------------------------------------------------------- reads
+    def _stored(self, slot: int, include_vector: bool) -> StoredObject:
+        uuid = self._uuids[slot]
+        props = self._props[slot]
+        if uuid is None or props is None:  # pragma: no cover - callers pass live slots only
+            raise CollectionNotFoundError(f"slot {slot} is not live")
+        vectors = (
+            {n: a.matrix(slot) for n, a in self._arenas.items() if a.has_vector(slot)}
+            if include_vector
+            else {}
+        )
+        created, updated = self._times[slot]
+        return StoredObject(uuid, copy.deepcopy(props), vectors, created, updated)
+
+    def get(self, uuids: Sequence[str], *, include_vector: bool) -> list[StoredObject | None]:
+        """Objects by uuid (None where missing), in order."""
+        with self._lock:
+            out: list[StoredObject | None] = []
+            for uuid in uuids:
+                slot = self._slot_of.get(uuid)
+                out.append(None if slot is None else self._stored(slot, include_vector))
+            return out
+
+    def _mask(self, filters: FilterNode | None) -> BoolArray:
+        return evaluate_filter(filters, self)
+
+    def fetch(
+        self,
+        *,
+        limit: int | None,
+        offset: int,
+        filters: FilterNode | None,
+        include_vector: bool,
+    ) -> list[StoredObject]:
+        """Live matching objects in slot order, paginated."""
+        with self._lock:
+            slots = np.flatnonzero(self._mask(filters)).tolist()
+            end = None if limit is None else offset + limit
+            return [self._stored(s, include_vector) for s in slots[offset:end]]
+
+    def match(self, filters: FilterNode | None) -> list[str]:
+        """Uuids of every live object matching ``filters``."""
+        with self._lock:
+            return [
+                u for s in np.flatnonzero(self._mask(filters)).tolist() if (u := self._uuids[s])
+            ]
+
+    def vector_search(
+        self,
+        target_vector: str,
+        query: F32Array,
+        *,
+        limit: int,
+        filters: FilterNode | None,
+    ) -> list[Hit]:
+        """Exact MaxSim top-``limit`` among live objects matching ``filters``."""
+        with self._lock:
+            arena = self._arenas.get(target_vector)
+            if arena is None:
+                raise ConfigError(f"unknown vector {target_vector!r}")
+            if limit <= 0 or not self._slot_of or arena.dimension is None:
+                return []
+            mask: BoolArray | None
+            if filters is not None:
+                mask = self._mask(filters)
+            elif self._n_dead:
+                mask = self.alive()
+            else:
+                mask = None
+            result = arena.search(query, k=limit, mask=mask)
+            uuids = self._uuids
+            return _ordered_hits(
+                [
+                    (uuids[s] or "", float(v))
+                    for s, v in zip(result.indices.tolist(), result.scores.tolist())
+                ]
+            )
+
+    def vector_scores(
+        self, target_vector: str, query: F32Array, uuids: Sequence[str]
+    ) -> list[float | None]:
+        """Exact MaxSim of ``query`` against each listed object (None: missing or no vector)."""
+        with self._lock:
+            arena = self._arenas.get(target_vector)
+            if arena is None:
+                raise ConfigError(f"unknown vector {target_vector!r}")
+            slots = [self._slot_of.get(u) for u in uuids]
+            mask = np.zeros(len(self._uuids), dtype=np.bool_)
+            mask[[s for s in slots if s is not None]] = True
+            if arena.dimension is None or not mask.any():
+                return [None] * len(uuids)
+            scores = arena.scores(query, mask=mask)
+            out: list[float | None] = []
+            for s in slots:
+                value = None if s is None else float(scores[s])
+                out.append(value if value is not None and np.isfinite(value) else None)
+            return out
+
+    def keyword_search(
+        self,
+        query: str,
+        *,
+        properties: Sequence[tuple[str, float]],
+        limit: int,
+        filters: FilterNode | None,
+        operator: BM25OperatorSpec,
+    ) -> list[Hit]:
+        """BM25 top-``limit`` over ``(property, boost)`` pairs, summed, with the term operator."""
+        with self._lock:
+            if limit <= 0 or not self._slot_of:
+                return []
+            mask = self._mask(filters) if filters is not None else None
+            n = len(self._uuids)
+            scores = np.zeros(n, dtype=np.float64)
+            matched = np.zeros(n, dtype=np.int64)
+            touched = np.zeros(n, dtype=np.bool_)
+            terms_global: dict[str, int] = {}
+            for name, boost in properties:
+                index = self._bm25.get(name)
+                prop = self._config.property(name)
+                if index is None or prop is None:
+                    continue
+                terms = self._stopwords.filter_query(tokenize(query, _tok(prop.tokenization)))
+                if not terms:
+                    continue
+                local = list(dict.fromkeys(terms))
+                bit_map = [terms_global.setdefault(t, len(terms_global)) for t in local]
+                hits = index.search(terms, mask=mask)
+                if len(hits.slots) == 0:
+                    continue
+                scores[hits.slots] += boost * hits.scores
+                touched[hits.slots] = True
+                matched[hits.slots] |= _remap_bits(hits.matched, bit_map)
+            if not terms_global:
+                return []
+            n_terms = min(len(terms_global), 63)
+            counts = _popcount(matched)
+            need = n_terms if operator.operator == "and" else min(operator.minimum_match, n_terms)
+            eligible = touched & (counts >= need)
+            candidate_scores = np.where(eligible, scores, -np.inf).astype(np.float32)
+            best = topk(candidate_scores, limit + 16)
+            pairs = [
+                (self._uuids[s] or "", float(scores[s]))
+                for s in best.indices.tolist()
+                if eligible[s]
+            ]
+            return _ordered_hits(pairs)[:limit]
+
+    def nbytes(self) -> dict[str, int]:
+        """Bytes of token storage per vector space."""
+        return {name: arena.nbytes for name, arena in self._arenas.items()}
+
+
+def _tok(tokenization: Tokenization | None) -> Tokenization:
+    return tokenization or Tokenization.WORD
+
+
+def _remap_bits(local_bits: I64Array, bit_map: Sequence[int]) -> I64Array:
+    if list(bit_map) == list(range(len(bit_map))):
+        return local_bits
+    out = np.zeros_like(local_bits)
+    for local, glob in enumerate(bit_map[:63]):
+        out |= ((local_bits >> local) & 1) << min(glob, 62)
+    return out
+
+
+def _popcount(bits: I64Array) -> I64Array:
+    counts = np.zeros(bits.shape, dtype=np.int64)
+    work = bits.copy()
+    while work.any():
+        counts += work & 1
+        work >>= 1
+    return counts
+
+
+def _ordered_hits(pairs: Sequence[tuple[str, float]]) -> list[Hit]:
+    """Best first; equal scores by uuid, so results never depend on slot order."""
+    return [Hit(u, s) for u, s in sorted(pairs, key=lambda p: (-p[1], p[0]))]
+
+
+class EmbeddedClient:
+    """Collections held in this process; durable when a storage factory is given."""
+
+    def __init__(self) -> None:
+        self._collections: dict[str, EmbeddedCollection] = {}
+
+    def create_collection(self, config: CollectionConfig) -> EmbeddedCollection:
+        """Create an empty collection."""
+        col = EmbeddedCollection(config)
+        self._collections[config.name] = col
+        return col
+
+    def open_collection(self, name: str) -> EmbeddedCollection:
+        """The collection called ``name``."""
+        try:
+            return self._collections[name]
+        except KeyError:
+            raise CollectionNotFoundError(f"no collection named {name!r}") from None
+
+    def list_collections(self) -> dict[str, CollectionConfig]:
+        """Configurations by name."""
+        return {name: col.config for name, col in self._collections.items()}
+
+    def delete_collection(self, name: str) -> None:
+        """Forget a collection."""
+        self._collections.pop(name, None)
+
+    def backup(self, dest: str | Path) -> None:
+        """In-memory stores have nothing on disk to back up."""
+        raise ConfigError(
+            "backup() needs a path-backed store; open it with multivector.connect(path=...)"
+        )
+
+    def close(self) -> None:
+        """Drop every collection."""
+        self._collections.clear()
+
+    def describe(self) -> Mapping[str, Any]:
+        """Backend name and location."""
+        return {"backend": "embedded", "path": None}
