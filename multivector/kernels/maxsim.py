@@ -1,0 +1,194 @@
+"""Exact late-interaction (ColBERT "MaxSim") scoring and search over a packed token arena.
+
+``MaxSim(Q, D) = sum over query tokens q of max over document tokens t of dot(q, t)``, the max
+starting from -inf (negative similarities are real), accumulated in float32.
+
+Inputs (validated once here; the compiled kernels in :mod:`._maxsim_jit` trust them):
+
+- ``query``: ``[q, d]`` matrix, ``q >= 1``; converted to C-contiguous float32 (it is small).
+  Finite values are the caller's job (the store rejects NaN / inf at insert and query time):
+  a NaN query gives NaN scores, which :func:`~.topk.topk` never returns.
+- ``tokens``: the arena, C-contiguous ``[capacity, d]`` float32 or float16, never copied (a
+  read-only memory map works); only rows ``< offsets[-1]`` are read.
+- ``offsets``: int64 ``[N + 1]``, ``offsets[0] == 0``, non-decreasing; document ``i`` owns rows
+  ``offsets[i]:offsets[i + 1]``. An empty document scores -inf and never matches.
+- ``mask``: ``None`` or bool ``[N]``; ``False`` excludes a document (deleted / filtered out).
+
+``parallel=True`` (the default) spreads documents over numba's threads (``numba.set_num_threads``);
+keep BLAS single-threaded alongside if you run both at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from multivector._types import BoolArray, F32Array, I64Array
+from multivector.errors import ConfigError, DimensionMismatchError, InvalidVectorError
+from multivector.kernels._maxsim_jit import maxsim_parallel, maxsim_serial
+from multivector.kernels.topk import SearchResult, check_k, topk
+
+__all__ = ["maxsim_scores", "maxsim_scores_batch", "maxsim_search", "maxsim_search_batch"]
+
+_NO_MASK = np.ones(0, dtype=np.bool_)
+
+
+def maxsim_scores(
+    query: np.ndarray,
+    tokens: np.ndarray,
+    offsets: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    parallel: bool = True,
+) -> F32Array:
+    """Return the MaxSim score of ``query`` against every document: float32 ``[N]``.
+
+    Excluded (``mask`` False) and empty documents score -inf.
+
+    Raises:
+        InvalidVectorError: ``query`` is not a non-empty 2-D matrix.
+        DimensionMismatchError: ``query``'s width differs from the arena's.
+        ConfigError: ``tokens``, ``offsets`` or ``mask`` are malformed.
+
+    """
+    scores: F32Array = maxsim_scores_batch([query], tokens, offsets, mask, parallel=parallel)[0]
+    return scores
+
+
+def maxsim_scores_batch(
+    queries: Sequence[np.ndarray],
+    tokens: np.ndarray,
+    offsets: np.ndarray,
+    mask: np.ndarray | None = None,
+    *,
+    parallel: bool = True,
+) -> F32Array:
+    """Score several queries in one pass over the arena: float32 ``[len(queries), N]``.
+
+    Row ``j`` equals ``maxsim_scores(queries[j], ...)``. Raises like :func:`maxsim_scores`.
+    """
+    arena, bounds, keep, use_mask = _check_arena(tokens, offsets, mask)
+    stacked, query_offsets = _stack_queries(queries, dim=arena.shape[1])
+    if stacked.shape[0] == 0:
+        return np.empty((0, bounds.shape[0] - 1), dtype=np.float32)
+    kernel = maxsim_parallel if parallel else maxsim_serial
+    out: F32Array = kernel(stacked, query_offsets, arena, bounds, keep, use_mask)
+    return out
+
+
+def maxsim_search(
+    query: np.ndarray,
+    tokens: np.ndarray,
+    offsets: np.ndarray,
+    k: int,
+    mask: np.ndarray | None = None,
+    *,
+    parallel: bool = True,
+) -> SearchResult:
+    """Return the ``k`` documents with the highest MaxSim, best first (exact search).
+
+    ``m = min(k, number of eligible documents)`` results; equal scores are ordered by lower index;
+    excluded and empty documents are never returned.
+
+    Raises:
+        ConfigError: ``k`` is negative, or ``tokens`` / ``offsets`` / ``mask`` are malformed.
+        InvalidVectorError: ``query`` is not a non-empty 2-D matrix of the arena's width.
+
+    """
+    return maxsim_search_batch([query], tokens, offsets, k, mask, parallel=parallel)[0]
+
+
+def maxsim_search_batch(
+    queries: Sequence[np.ndarray],
+    tokens: np.ndarray,
+    offsets: np.ndarray,
+    k: int,
+    mask: np.ndarray | None = None,
+    *,
+    parallel: bool = True,
+) -> list[SearchResult]:
+    """Run :func:`maxsim_search` for several queries with one pass over the arena.
+
+    Returns one :class:`~.topk.SearchResult` per query, in order (an empty list for no queries).
+    """
+    k = check_k(k)
+    scores = maxsim_scores_batch(queries, tokens, offsets, mask, parallel=parallel)
+    return [topk(row, k) for row in scores]
+
+
+def _check_arena(
+    tokens: Any, offsets: Any, mask: Any
+) -> tuple[np.ndarray, I64Array, BoolArray, bool]:
+    """Validate the arena, offsets and mask; return the kernel's views of them (never a copy)."""
+    if not isinstance(tokens, np.ndarray) or tokens.ndim != 2:
+        shape = getattr(tokens, "shape", None)
+        raise ConfigError(f"tokens must be a 2-D numpy array [capacity, dim], got shape {shape}")
+    if tokens.dtype == np.float16:
+        arena = tokens.view(np.uint16) if tokens.flags.c_contiguous else tokens
+    elif tokens.dtype == np.float32:
+        arena = tokens
+    else:
+        raise ConfigError(
+            f"tokens must be float32 or float16, got {tokens.dtype}; convert the arena"
+        )
+    if not arena.flags.c_contiguous:
+        raise ConfigError("tokens must be C-contiguous; pass np.ascontiguousarray(tokens) once")
+    if tokens.shape[1] == 0:
+        raise ConfigError("tokens have width 0; a vector space needs dim >= 1")
+    if not isinstance(offsets, np.ndarray) or offsets.dtype != np.int64 or offsets.ndim != 1:
+        raise ConfigError(
+            f"offsets must be a 1-D int64 array [n_docs + 1], got "
+            f"{getattr(offsets, 'dtype', type(offsets).__name__)} "
+            f"shape {getattr(offsets, 'shape', None)}"
+        )
+    if offsets.shape[0] == 0 or offsets[0] != 0:
+        raise ConfigError("offsets must start with 0 (offsets[0] == 0, length n_docs + 1)")
+    if offsets[-1] > tokens.shape[0]:
+        raise ConfigError(f"offsets[-1] = {offsets[-1]} exceeds the arena's {tokens.shape[0]} rows")
+    if offsets.shape[0] > 1 and bool(np.any(offsets[1:] < offsets[:-1])):
+        raise ConfigError(
+            "offsets must be non-decreasing (document i owns offsets[i]:offsets[i+1])"
+        )
+    n_docs = offsets.shape[0] - 1
+    if mask is None:
+        return arena, offsets, _NO_MASK, False
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (n_docs,):
+        raise ConfigError(
+            f"mask must be None or a bool array of shape ({n_docs},), got "
+            f"{getattr(mask, 'dtype', type(mask).__name__)} shape {getattr(mask, 'shape', None)}"
+        )
+    return arena, offsets, mask, True
+
+
+def _stack_queries(queries: Sequence[np.ndarray], *, dim: int) -> tuple[F32Array, I64Array]:
+    """Stack the query matrices into one C-contiguous float32 array plus row offsets."""
+    if isinstance(queries, np.ndarray):
+        raise ConfigError("queries must be a sequence of matrices; wrap a single query in a list")
+    matrices: list[F32Array] = []
+    for j, query in enumerate(queries):
+        matrix = np.asarray(query)
+        where = f"query {j}" if len(queries) > 1 else "query"
+        if matrix.ndim != 2 or matrix.shape[0] == 0:
+            raise InvalidVectorError(
+                f"{where} must be a non-empty 2-D matrix [n_tokens, {dim}], got shape "
+                f"{matrix.shape}; reshape a single vector with v[None, :]"
+            )
+        if matrix.shape[1] != dim:
+            raise DimensionMismatchError(
+                f"{where} has width {matrix.shape[1]} but the arena's vectors have {dim} dimensions"
+            )
+        if not (
+            np.issubdtype(matrix.dtype, np.floating) or np.issubdtype(matrix.dtype, np.integer)
+        ):
+            raise InvalidVectorError(f"{where} must hold numbers, got dtype {matrix.dtype}")
+        matrices.append(matrix.astype(np.float32, copy=False))
+    lengths = np.array([m.shape[0] for m in matrices], dtype=np.int64)
+    query_offsets = np.zeros(len(matrices) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=query_offsets[1:])
+    if matrices:
+        stacked = np.ascontiguousarray(np.concatenate(matrices, axis=0), dtype=np.float32)
+    else:
+        stacked = np.zeros((0, dim), dtype=np.float32)
+    return stacked, query_offsets
