@@ -1,1 +1,13 @@
-"""Framework-free retrievers: query -> legs -> fusion -> results."""
+"""Framework-free retrievers: query -> legs -> fusion -> results, sync and async."""
+
+from multivector.retrievers.mmr import mmr_select, symmetric_maxsim
+from multivector.retrievers.retriever import RetrievedHit, Retriever, RetrieverSettings, SearchMode
+
+__all__ = [
+    "RetrievedHit",
+    "Retriever",
+    "RetrieverSettings",
+    "SearchMode",
+    "mmr_select",
+    "symmetric_maxsim",
+]

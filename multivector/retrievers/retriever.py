@@ -1,0 +1,257 @@
+"""The framework-free retriever: query -> legs -> fusion -> scored hits, sync and async.
+
+The LlamaIndex and LangChain integrations are thin translations over :class:`Retriever`; all
+retrieval decisions (mode, alpha, fusion, MMR, score scales) live here, once.
+
+Score scales (comparable across queries):
+- ``vector``: ``score`` is MaxSim; ``similarity`` is MaxSim divided by the number of query tokens,
+  i.e. the mean best cosine per query token for L2-normalised token vectors, in [-1, 1].
+- ``keyword``: ``score`` is BM25 (unbounded); ``similarity`` is the same BM25 score.
+- ``hybrid``: ``score`` is the fused score in [0, 1] (relative_score) or the reciprocal-rank sum
+  (ranked); ``similarity`` is that fused score.
+- ``mmr``: as ``vector``; the order is the MMR order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from multivector._types import F32Array, StrEnum
+from multivector.errors import ConfigError
+from multivector.query import BM25OperatorSpec, FilterNode, HybridFusion
+from multivector.results import Object, ScoreExplanation
+from multivector.retrievers.mmr import mmr_select
+
+if TYPE_CHECKING:
+    from multivector.stores.collection import Collection
+
+__all__ = ["RetrievedHit", "Retriever", "RetrieverSettings", "SearchMode"]
+
+
+class SearchMode(StrEnum):
+    """What a retriever runs."""
+
+    VECTOR = "vector"
+    KEYWORD = "keyword"
+    HYBRID = "hybrid"
+    MMR = "mmr"
+
+
+@dataclass(frozen=True)
+class RetrieverSettings:
+    """Every retrieval setting, overridable per call (``retrieve(query, limit=8, alpha=0.3)``)."""
+
+    mode: SearchMode = SearchMode.HYBRID
+    limit: int = 4
+    alpha: float = 0.75
+    fusion_type: HybridFusion = HybridFusion.RELATIVE_SCORE
+    filters: FilterNode | None = None
+    target_vector: str | None = None
+    query_properties: tuple[str, ...] | None = None
+    bm25_operator: BM25OperatorSpec | None = None
+    fetch_k: int = 20
+    mmr_lambda: float = 0.5
+    max_vector_distance: float | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "mode", SearchMode(self.mode))
+        except ValueError:
+            raise ConfigError(
+                f"unknown search mode {self.mode!r}; use one of {[m.value for m in SearchMode]}"
+            ) from None
+        try:
+            object.__setattr__(self, "fusion_type", HybridFusion(self.fusion_type))
+        except ValueError:
+            raise ConfigError(
+                f"unknown fusion_type {self.fusion_type!r}; use 'relative_score' or 'ranked'"
+            ) from None
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
+            raise ConfigError(f"limit (k / top_k) must be an int >= 1, got {self.limit!r}")
+        if isinstance(self.fetch_k, bool) or not isinstance(self.fetch_k, int) or self.fetch_k < 1:
+            raise ConfigError(f"fetch_k must be an int >= 1, got {self.fetch_k!r}")
+        for name in ("alpha", "mmr_lambda"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0.0 <= value <= 1.0
+            ):
+                raise ConfigError(f"{name} must be a number within [0, 1], got {value!r}")
+        if self.query_properties is not None:
+            object.__setattr__(self, "query_properties", tuple(self.query_properties))
+
+
+@dataclass(frozen=True)
+class RetrievedHit:
+    """One retrieved object with its scores (never mixed into its properties)."""
+
+    uuid: str
+    properties: dict[str, Any]
+    score: float
+    similarity: float
+    distance: float | None
+    explanation: ScoreExplanation | None
+    vector: F32Array | None = None
+
+
+class Retriever:
+    """Retrieve from one collection with a fixed default setting, overridable per call."""
+
+    def __init__(
+        self, collection: Collection, settings: RetrieverSettings | None = None, **overrides: Any
+    ) -> None:
+        self.collection = collection
+        base = settings or RetrieverSettings()
+        self.settings = replace(base, **overrides) if overrides else base
+
+    def with_settings(self, **overrides: Any) -> RetrieverSettings:
+        """The default settings with ``overrides`` applied (None values are ignored)."""
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(clean) - set(RetrieverSettings.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown retriever settings {sorted(unknown)}")
+        return replace(self.settings, **clean) if clean else self.settings
+
+    # --------------------------------------------------------------- embedding
+    def _needs_vector(self, s: RetrieverSettings) -> bool:
+        return s.mode in (SearchMode.VECTOR, SearchMode.MMR) or (
+            s.mode is SearchMode.HYBRID and s.alpha > 0
+        )
+
+    def embed_query(self, query: str, s: RetrieverSettings | None = None) -> F32Array:
+        """The query matrix for the target space (embedded with the collection's embedder)."""
+        s = s or self.settings
+        vec = self.collection.resolve_target(s.target_vector)
+        embedder = self._embedder(vec.name)
+        return np.asarray(embedder.embed_query(query), dtype=np.float32)
+
+    async def aembed_query(self, query: str, s: RetrieverSettings | None = None) -> F32Array:
+        """Async :meth:`embed_query`."""
+        s = s or self.settings
+        vec = self.collection.resolve_target(s.target_vector)
+        embedder = self._embedder(vec.name)
+        native = getattr(embedder, "aembed_query", None)
+        raw = (
+            await native(query)
+            if native is not None
+            else await asyncio.to_thread(embedder.embed_query, query)
+        )
+        return np.asarray(raw, dtype=np.float32)
+
+    def _embedder(self, name: str) -> Any:
+        embedder = self.collection.embedder(name)
+        if embedder is None:
+            raise ConfigError(
+                f"vector {name!r} is self-provided: pass the query matrix (vector=...) or give the "
+                "retriever an embedder / a text2vec collection"
+            )
+        return embedder
+
+    # ------------------------------------------------------------------ search
+    def retrieve(self, query: str, *, vector: Any = None, **overrides: Any) -> list[RetrievedHit]:
+        """Run the configured search; ``vector`` is a query matrix (skips embedding)."""
+        s = self.with_settings(**overrides)
+        matrix = None
+        if self._needs_vector(s):
+            matrix = (
+                np.asarray(vector, dtype=np.float32)
+                if vector is not None
+                else self.embed_query(query, s)
+            )
+        return self._search(query, matrix, s)
+
+    async def aretrieve(
+        self, query: str, *, vector: Any = None, **overrides: Any
+    ) -> list[RetrievedHit]:
+        """Async :meth:`retrieve`: embeds with the embedder's async method, searches in a thread."""
+        s = self.with_settings(**overrides)
+        matrix = None
+        if self._needs_vector(s):
+            matrix = (
+                np.asarray(vector, dtype=np.float32)
+                if vector is not None
+                else await self.aembed_query(query, s)
+            )
+        return await asyncio.to_thread(self._search, query, matrix, s)
+
+    def _search(
+        self, query: str, matrix: F32Array | None, s: RetrieverSettings
+    ) -> list[RetrievedHit]:
+        q = self.collection.query
+        props = list(s.query_properties) if s.query_properties is not None else None
+        if s.mode is SearchMode.KEYWORD:
+            res = q.bm25(
+                query,
+                query_properties=props,
+                limit=s.limit,
+                filters=s.filters,
+                operator=s.bm25_operator,
+            )
+            return [_hit(o, o.metadata.score or 0.0, o.metadata.score or 0.0) for o in res.objects]
+        if matrix is None:
+            raise ConfigError("this search mode needs a query matrix")
+        n_q = max(int(matrix.shape[0]), 1) if matrix.ndim == 2 else 1
+        if s.mode is SearchMode.VECTOR:
+            res = q.near_vector(
+                matrix,
+                target_vector=s.target_vector,
+                limit=s.limit,
+                filters=s.filters,
+                distance=s.max_vector_distance,
+            )
+            return [
+                _hit(o, -(o.metadata.distance or 0.0), -(o.metadata.distance or 0.0) / n_q)
+                for o in res.objects
+            ]
+        if s.mode is SearchMode.MMR:
+            name = self.collection.resolve_target(s.target_vector).name
+            res = q.near_vector(
+                matrix,
+                target_vector=name,
+                limit=max(s.fetch_k, s.limit),
+                filters=s.filters,
+                include_vector=[name],
+            )
+            docs = [np.asarray(o.vector[name], dtype=np.float32) for o in res.objects]
+            rel = np.asarray(
+                [-(o.metadata.distance or 0.0) / n_q for o in res.objects], dtype=np.float64
+            )
+            order = mmr_select(rel, docs, k=s.limit, lambda_mult=s.mmr_lambda)
+            return [
+                _hit(res.objects[i], -(res.objects[i].metadata.distance or 0.0), float(rel[i]))
+                for i in order
+            ]
+        res = q.hybrid(
+            query,
+            alpha=s.alpha,
+            vector=matrix,
+            target_vector=s.target_vector,
+            fusion_type=s.fusion_type,
+            limit=s.limit,
+            filters=s.filters,
+            query_properties=props,
+            bm25_operator=s.bm25_operator,
+            max_vector_distance=s.max_vector_distance,
+        )
+        return [_hit(o, o.metadata.score or 0.0, o.metadata.score or 0.0) for o in res.objects]
+
+    def retrieve_many(self, queries: Sequence[str], **overrides: Any) -> list[list[RetrievedHit]]:
+        """Retrieve for several queries (one after another; the store serves each exactly)."""
+        return [self.retrieve(query, **overrides) for query in queries]
+
+
+def _hit(obj: Object, score: float, similarity: float) -> RetrievedHit:
+    return RetrievedHit(
+        uuid=obj.uuid,
+        properties=obj.properties,
+        score=float(score),
+        similarity=float(similarity),
+        distance=obj.metadata.distance,
+        explanation=obj.metadata.explain_score,
+    )
