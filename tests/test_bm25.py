@@ -356,6 +356,24 @@ def test_remap_rejects_a_short_or_colliding_mapping():
         index.remap(np.array([0, 1]))
     with pytest.raises(ConfigError, match="same new slot"):
         index.remap(np.array([0, 0, 1]))
+    before = index.dense_scores(["a", "b", "c"], 3)
+    with pytest.raises(ConfigError, match="same new slot"):
+        index.remap(np.array([0, -1, 0]))  # invalid: nothing is removed
+    assert len(index) == 3
+    assert np.array_equal(index.dense_scores(["a", "b", "c"], 3), before)
+
+
+def test_concurrent_searches_agree_with_a_serial_run(wiki_docs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    index = rank_index(wiki_docs)
+    queries = corpus_queries(wiki_docs, 40, seed=5)
+    index.add(len(wiki_docs), ["history"])  # leave pending postings and empty caches
+    fresh = rank_index([*wiki_docs, ["history"]])
+    serial = [fresh.dense_scores(q, len(wiki_docs) + 1) for q in queries]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda q: index.dense_scores(q, len(wiki_docs) + 1), queries))
+    assert all(np.array_equal(a, b) for a, b in zip(serial, parallel))
 
 
 # ----------------------------------------------------------------------------- validation

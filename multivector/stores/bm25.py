@@ -25,6 +25,7 @@ terms (as ``rank_bm25`` counts empty documents).
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
@@ -125,7 +126,11 @@ class BM25Index:
         self._doc_terms: dict[int, I64Array] = {}
         self._doc_len: I64Array = np.zeros(0, dtype=np.int64)
         self._total_len = 0
-        self._invalidate()
+        # Searches fill caches and merge pending postings, so reads take the lock too.
+        self._lock = threading.RLock()
+        self._norm_cache: F64Array | None = None
+        self._avg_idf_cache: float | None = None
+        self._tf_part_cache: dict[int, tuple[I64Array, F64Array]] = {}
 
     # ----------------------------------------------------------------------------- mutation
 
@@ -135,37 +140,44 @@ class BM25Index:
         A slot that is already indexed is replaced.
         """
         slot = _check_slot(slot)
-        if slot in self._doc_terms:
-            self.remove(slot)
         if isinstance(tokens, str):
             raise ConfigError(
                 f"BM25Index.add(slot={slot}): tokens must be a list of terms, not the str "
                 f"{tokens[:40]!r}; tokenize it first"
             )
         counts = Counter(tokens)
-        term_ids = self._term_ids
-        tids = np.empty(len(counts), dtype=np.int64)
-        for i, (term, tf) in enumerate(counts.items()):
-            tid = term_ids.get(term)
-            if tid is None:
-                tid = len(self._postings)
-                term_ids[term] = tid
-                self._postings.append(_Postings())
-                self._df.append(0)
-            self._postings[tid].append(slot, tf)
-            self._df[tid] += 1
-            tids[i] = tid
-        if slot >= self._doc_len.size:
-            grown = np.zeros(max(slot + 1, 2 * self._doc_len.size, 16), dtype=np.int64)
-            grown[: self._doc_len.size] = self._doc_len
-            self._doc_len = grown
-        self._doc_len[slot] = len(tokens)
-        self._doc_terms[slot] = tids
-        self._total_len += len(tokens)
-        self._invalidate()
+        with self._lock:
+            if slot in self._doc_terms:
+                self._remove_locked(slot)
+            term_ids = self._term_ids
+            postings = self._postings
+            df = self._df
+            tids: list[int] = []
+            for term, tf in counts.items():
+                tid = term_ids.get(term)
+                if tid is None:
+                    tid = len(postings)
+                    term_ids[term] = tid
+                    postings.append(_Postings())
+                    df.append(0)
+                postings[tid].append(slot, tf)
+                df[tid] += 1
+                tids.append(tid)
+            if slot >= self._doc_len.size:
+                grown = np.zeros(max(slot + 1, 2 * self._doc_len.size, 16), dtype=np.int64)
+                grown[: self._doc_len.size] = self._doc_len
+                self._doc_len = grown
+            self._doc_len[slot] = len(tokens)
+            self._doc_terms[slot] = np.array(tids, dtype=np.int64)
+            self._total_len += len(tokens)
+            self._invalidate()
 
     def remove(self, slot: int) -> None:
         """Remove document ``slot``; an unknown slot is a no-op."""
+        with self._lock:
+            self._remove_locked(slot)
+
+    def _remove_locked(self, slot: int) -> None:
         tids = self._doc_terms.pop(slot, None)
         if tids is None:
             return
@@ -179,42 +191,42 @@ class BM25Index:
     def remap(self, old_to_new: I64Array) -> None:
         """Renumber slots after compaction: ``old_to_new[old]`` is the new slot, ``-1`` drops it.
 
-        Scores do not change (a live slot mapped to ``-1`` is removed first).
+        Scores do not change (a live slot mapped to ``-1`` is removed first). An invalid mapping
+        raises :class:`~multivector.errors.ConfigError` before anything changes.
         """
         mapping = np.asarray(old_to_new, dtype=np.int64)
         if mapping.ndim != 1:
             raise ConfigError(
                 f"remap: old_to_new must be a 1-D int array, got shape {mapping.shape}"
             )
-        live = np.fromiter(self._doc_terms, dtype=np.int64, count=len(self._doc_terms))
-        if live.size and int(live.max()) >= mapping.size:
-            raise ConfigError(
-                f"remap: old_to_new has {mapping.size} entries but slot {int(live.max())} is "
-                "indexed; pass one entry per old slot"
-            )
-        for slot in live[mapping[live] < 0].tolist():
-            self.remove(slot)
-        live = live[mapping[live] >= 0]
-        new_live = mapping[live]
-        if np.unique(new_live).size != new_live.size:
-            raise ConfigError("remap: old_to_new maps two indexed slots to the same new slot")
-        for postings in self._postings:
-            postings.flush()
-            if postings.slots.size == 0:
-                continue
-            moved = mapping[postings.slots]
-            order = np.argsort(moved, kind="stable")
-            postings.slots = moved[order]
-            postings.tfs = postings.tfs[order]
-            postings.last = int(postings.slots[-1])
-        doc_len = np.zeros(int(new_live.max()) + 1 if new_live.size else 0, dtype=np.int64)
-        doc_len[new_live] = self._doc_len[live]
-        self._doc_len = doc_len
-        self._doc_terms = {
-            int(new): self._doc_terms[int(old)]
-            for old, new in sorted(zip(live.tolist(), new_live.tolist(), strict=True), key=_second)
-        }
-        self._invalidate()
+        with self._lock:
+            live = np.fromiter(self._doc_terms, dtype=np.int64, count=len(self._doc_terms))
+            if live.size and int(live.max()) >= mapping.size:
+                raise ConfigError(
+                    f"remap: old_to_new has {mapping.size} entries but slot {int(live.max())} "
+                    "is indexed; pass one entry per old slot"
+                )
+            kept = live[mapping[live] >= 0]
+            new_slots = mapping[kept]
+            if np.unique(new_slots).size != new_slots.size:
+                raise ConfigError("remap: old_to_new maps two indexed slots to the same new slot")
+            for slot in live[mapping[live] < 0].tolist():
+                self._remove_locked(slot)
+            for postings in self._postings:
+                postings.flush()
+                if postings.slots.size == 0:
+                    continue
+                moved = mapping[postings.slots]
+                order = np.argsort(moved, kind="stable")
+                postings.slots = moved[order]
+                postings.tfs = postings.tfs[order]
+                postings.last = int(postings.slots[-1])
+            doc_len = np.zeros(int(new_slots.max()) + 1 if new_slots.size else 0, dtype=np.int64)
+            doc_len[new_slots] = self._doc_len[kept]
+            self._doc_len = doc_len
+            pairs = sorted(zip(new_slots.tolist(), kept.tolist(), strict=True))
+            self._doc_terms = {new: self._doc_terms[old] for new, old in pairs}
+            self._invalidate()
 
     # ------------------------------------------------------------------------------- queries
 
@@ -236,7 +248,8 @@ class BM25Index:
 
         ``mask`` is a bool array indexed by slot; slots beyond its end count as not allowed.
         """
-        scores, matched = self._accumulate(query_terms, self._doc_len.size)
+        with self._lock:
+            scores, matched = self._accumulate(query_terms, self._doc_len.size)
         slots = np.flatnonzero(matched != 0)  # a bool scan is ~5x faster than an int64 one
         if mask is not None:
             allowed = np.asarray(mask, dtype=np.bool_)
@@ -252,7 +265,8 @@ class BM25Index:
         """
         if n_slots < 0:
             raise ConfigError(f"dense_scores: n_slots must be >= 0, got {n_slots}")
-        scores, _ = self._accumulate(query_terms, self._doc_len.size)
+        with self._lock:
+            scores, _ = self._accumulate(query_terms, self._doc_len.size)
         out = np.zeros(n_slots, dtype=np.float64)
         shared = min(n_slots, scores.size)
         out[:shared] = scores[:shared]
@@ -261,9 +275,11 @@ class BM25Index:
     # ------------------------------------------------------------------------------ internals
 
     def _invalidate(self) -> None:
-        self._norm_cache: F64Array | None = None
-        self._avg_idf_cache: float | None = None
-        self._tf_part_cache: dict[int, tuple[I64Array, F64Array]] = {}
+        """Forget every value derived from N, lengths or frequencies (after a mutation)."""
+        self._norm_cache = None
+        self._avg_idf_cache = None
+        if self._tf_part_cache:
+            self._tf_part_cache = {}
 
     def _accumulate(self, query_terms: Sequence[str], size: int) -> tuple[F64Array, I64Array]:
         """Dense scores and matched-term bitmasks over slots ``0 .. size - 1``."""
@@ -337,7 +353,3 @@ def _check_slot(slot: int) -> int:
     if isinstance(slot, bool) or not isinstance(slot, (int, np.integer)) or slot < 0:
         raise ConfigError(f"BM25 slot must be an int >= 0, got {slot!r}")
     return int(slot)
-
-
-def _second(pair: tuple[int, int]) -> int:
-    return pair[1]
