@@ -311,9 +311,13 @@ class JinaEmbeddings:
         return (await self._embed_async([text], "query"))[0]
 
     async def aclose(self) -> None:
-        """Close both HTTP connection pools."""
-        client, self._aclient, self._aclient_loop = self._aclient, None, None
-        if client is not None:
+        """Close both HTTP connection pools (an async pool bound to another, finished event loop
+        is dropped, since it cannot be closed from this one).
+        """
+        client, loop_ref = self._aclient, self._aclient_loop
+        self._aclient, self._aclient_loop = None, None
+        bound = loop_ref() if loop_ref is not None else None
+        if client is not None and bound is asyncio.get_running_loop():
             await client.aclose()
         self.close()
 

@@ -311,6 +311,12 @@ class JinaStandIn:
         return f"http://{host!s}:{port}"
 
     @property
+    def in_flight(self) -> int:
+        """Requests being handled right now."""
+        with self._lock:
+            return self._in_flight
+
+    @property
     def requests(self) -> list[RecordedRequest]:
         """A snapshot of every answered request, in arrival order."""
         with self._lock:
