@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from multivector.errors import ConfigError
@@ -55,6 +55,7 @@ def test_min_max_rejects_2d():
         min_max_normalize(np.ones((2, 2)))
 
 
+@settings(deadline=None)
 @given(st.lists(finite, min_size=2, max_size=50))
 def test_min_max_properties(values):
     scores = np.array(values)
@@ -81,6 +82,7 @@ def test_ranked_contributions_edge_cases():
     assert ranked_contributions(1, 1.0).tolist() == [1 / 60]
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=1, max_value=500), st.floats(min_value=0.01, max_value=1.0))
 def test_ranked_contributions_decrease_with_rank(n, weight):
     out = ranked_contributions(n, weight)
@@ -144,6 +146,7 @@ def test_autocut_rejects_a_bad_cut_off(bad):
         autocut(np.array([1.0, 0.5]), bad)
 
 
+@settings(deadline=None)
 @given(st.lists(finite, min_size=0, max_size=40), st.integers(min_value=1, max_value=5))
 def test_autocut_result_is_within_bounds(values, cut_off):
     scores = np.sort(np.array(values, dtype=np.float64))[::-1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from multivector.config import Configure, InvertedIndexConfig, Tokenization
@@ -78,6 +78,7 @@ def _word_reference(text):
     return [run.lower() for run in runs]
 
 
+@settings(deadline=None)
 @given(st.text())
 def test_word_matches_a_character_by_character_reference(text):
     terms = tokenize(text, W)
@@ -85,11 +86,13 @@ def test_word_matches_a_character_by_character_reference(text):
     assert all(terms)
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=st.characters(categories=["Ll", "Nd"]), min_size=1))
 def test_a_single_alphanumeric_run_is_one_term(text):
     assert tokenize(text, W) == [text.lower()]
 
 
+@settings(deadline=None)
 @given(st.lists(st.text(alphabet="abc XYZ", max_size=8), max_size=5))
 def test_whitespace_tokens_rejoin_to_the_normalised_text(parts):
     text = " ".join(parts)
