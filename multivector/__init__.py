@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from multivector._types import AsyncMultiVectorEmbedder, MultiVectorEmbedder
 from multivector._uuid import generate_uuid5
@@ -28,9 +28,6 @@ from multivector.results import BatchFailure, MetadataReturn, Object, QueryRetur
 from multivector.stores.client import Client, Collections
 from multivector.stores.collection import Collection
 from multivector.stores.ingest import DataObject
-
-if TYPE_CHECKING:
-    pass
 
 __version__ = "0.1.0"
 
@@ -56,6 +53,7 @@ __all__ = [
     "Tokenization",
     "__version__",
     "connect",
+    "connect_to_qdrant",
     "generate_uuid5",
 ]
 
@@ -81,3 +79,20 @@ def connect(
     from multivector.stores.durable import open_durable_client
 
     return Client(open_durable_client(path, **options), headers=headers)
+
+
+def connect_to_qdrant(
+    url: str | None = None,
+    api_key: str | None = None,
+    location: str | None = None,
+    path: str | Path | None = None,
+    headers: Mapping[str, str] | None = None,
+    **client_options: Any,
+) -> Client:
+    """The same client on Qdrant: a server or cluster (``url``), or in-process
+    (``location=":memory:"`` or ``path=...``). Needs ``pip install 'multivector[qdrant]'``.
+    """
+    from multivector.stores.qdrant import open_qdrant_client
+
+    backend = open_qdrant_client(url=url, api_key=api_key, location=location, path=path, **client_options)
+    return Client(backend, headers=headers)
