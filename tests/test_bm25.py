@@ -400,3 +400,15 @@ def test_bad_slots_and_str_tokens_are_config_errors():
         index.add(0, "a whole sentence")
     with pytest.raises(ConfigError, match="list of terms"):
         index.search("a sentence")
+
+
+@pytest.mark.parametrize(("k1", "b"), [(1.2, 0.5), (0.5, 0.25), (2.0, 1.0)])
+def test_rank_bm25_mode_with_other_parameters(wiki_docs, k1, b):
+    reference = BM25Okapi(wiki_docs, k1=k1, b=b)
+    index = BM25Index(k1=k1, b=b, scoring="rank_bm25")
+    for slot, doc in enumerate(wiki_docs):
+        index.add(slot, doc)
+    for query in corpus_queries(wiki_docs, 20, seed=6):
+        assert np.array_equal(
+            index.dense_scores(query, len(wiki_docs)), reference.get_scores(query)
+        )

@@ -160,7 +160,13 @@ class BM25Index:
                     term_ids[term] = tid
                     postings.append(_Postings())
                     df.append(0)
-                postings[tid].append(slot, tf)
+                entry = postings[tid]
+                if slot > entry.last:  # the usual case, inlined: slots arrive in increasing order
+                    entry.pending_slots.append(slot)
+                    entry.pending_tfs.append(tf)
+                    entry.last = slot
+                else:
+                    entry.append(slot, tf)
                 df[tid] += 1
                 tids.append(tid)
             if slot >= self._doc_len.size:
