@@ -635,3 +635,33 @@ def test_debug_logs_carry_counts_not_texts(make_client, caplog):
     )
     assert "3 document text(s) -> 2 request(s)" in messages and "[2, 1]" in messages
     assert "secretword" not in messages
+
+
+def test_pool_failure_cancels_pending_batches_and_joins_threads(make_client, standin):
+    standin.inject(Fault(422, body=b'{"detail": "bad first batch"}'))
+    with pytest.raises(EmbeddingValidationError, match="bad first batch"):
+        make_client(batch_size=1, max_concurrency=2).embed_documents([f"d{i}" for i in range(40)])
+    assert len(standin.requests) < 40  # pending batches were cancelled
+    assert not [t for t in threading.enumerate() if t.name.startswith("multivector-jina")]
+
+
+def test_base_url_none_means_the_public_api():
+    client = JinaEmbeddings(SECRET, base_url=None, transport=httpx.MockTransport(_no_network))
+    assert client.base_url == "https://api.jina.ai"
+    assert client.settings.url == "https://api.jina.ai/v1/multi-vector"
+
+
+def test_standin_v4_dense_mode_and_auth(standin):
+    url = f"{standin.base_url}/v1/embeddings"
+    body = {
+        "model": "jina-embeddings-v4",
+        "input": ["a b"],
+        "task": "text-matching",
+        "dimensions": 256,
+    }
+    dense = httpx.post(url, json=body, headers={"Authorization": f"Bearer {SECRET}"}).json()
+    vector = np.asarray(dense["data"][0]["embedding"])
+    assert vector.shape == (256,) and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
+    unauthorized = httpx.post(url, json=body, headers={"Authorization": "Bearer nope"})
+    assert unauthorized.status_code == 401 and "Authorization" in unauthorized.json()["detail"]
+    assert [r.authorized for r in standin.requests] == [True, False]

@@ -93,7 +93,7 @@ class JinaEmbeddings:
         *,
         model: str = "jina-colbert-v2",
         dimensions: int = 128,
-        base_url: str = core.DEFAULT_BASE_URL,
+        base_url: str | None = core.DEFAULT_BASE_URL,
         timeout: float = 30.0,
         max_retries: int = 5,
         max_concurrency: int = 4,
@@ -113,7 +113,7 @@ class JinaEmbeddings:
         self._settings = core.JinaSettings(
             model=model,
             dimensions=dimensions,
-            base_url=base_url,
+            base_url=base_url if base_url is not None else core.DEFAULT_BASE_URL,
             timeout=timeout,
             max_retries=max_retries,
             max_concurrency=max_concurrency,
