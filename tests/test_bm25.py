@@ -412,3 +412,18 @@ def test_rank_bm25_mode_with_other_parameters(wiki_docs, k1, b):
         assert np.array_equal(
             index.dense_scores(query, len(wiki_docs)), reference.get_scores(query)
         )
+
+
+def test_remap_forgets_terms_of_dropped_documents():
+    index = rank_index([["gone", "x"], ["x", "y"], ["y", "z"]])
+    index.remove(0)
+    index.remap(np.array([-1, 0, 1]))
+    assert index.document_frequency("gone") == 0
+    assert index.document_frequency("x") == 1
+    index.add(2, ["gone", "z"])  # a forgotten term can come back
+    expected = BM25Okapi([["x", "y"], ["y", "z"], ["gone", "z"]]).get_scores(["gone", "z", "x"])
+    assert np.array_equal(index.dense_scores(["gone", "z", "x"], 3), expected)
+    index.remove(1)
+    index.remap(np.array([0, -1, 1]))
+    expected = BM25Okapi([["x", "y"], ["gone", "z"]]).get_scores(["gone", "z", "y"])
+    assert np.array_equal(index.dense_scores(["gone", "z", "y"], 2), expected)

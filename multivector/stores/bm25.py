@@ -232,7 +232,20 @@ class BM25Index:
             self._doc_len = doc_len
             pairs = sorted(zip(new_slots.tolist(), kept.tolist(), strict=True))
             self._doc_terms = {new: self._doc_terms[old] for new, old in pairs}
+            self._prune_vocabulary()
             self._invalidate()
+
+    def _prune_vocabulary(self) -> None:
+        """Forget terms no live document holds; live terms keep their relative order."""
+        df = np.fromiter(self._df, dtype=np.int64, count=len(self._df))
+        alive = df > 0
+        if alive.all():
+            return
+        new_id = np.cumsum(alive, dtype=np.int64) - 1
+        self._term_ids = {t: int(new_id[i]) for t, i in self._term_ids.items() if alive[i]}
+        self._postings = [p for p, keep in zip(self._postings, alive.tolist()) if keep]
+        self._df = df[alive].tolist()
+        self._doc_terms = {slot: new_id[tids] for slot, tids in self._doc_terms.items()}
 
     # ------------------------------------------------------------------------------- queries
 
