@@ -45,7 +45,9 @@ class ScoreExplanation:
             f"weight={leg.weight:.6g} rank={leg.rank} contribution={leg.contribution:.6g}"
             for leg in self.legs
         ]
-        return f"Hybrid ({self.fusion}): " + "; ".join(parts) if parts else f"Hybrid ({self.fusion})"
+        return (
+            f"Hybrid ({self.fusion}): " + "; ".join(parts) if parts else f"Hybrid ({self.fusion})"
+        )
 
 
 @dataclass
@@ -88,3 +90,4 @@ class BatchFailure:
     uuid: str | None
     message: str
     original: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    error: BaseException | None = field(default=None, repr=False, compare=False)

@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from multivector._types import Matrix, MultiVectorEmbedder
 from multivector.config import CollectionConfig, VectorConfig
-from multivector.errors import ConfigError, InvalidObjectError, ObjectNotFoundError
+from multivector.errors import (
+    ConfigError,
+    InvalidObjectError,
+    MultiVectorError,
+    ObjectNotFoundError,
+)
 from multivector.query import FilterNode
 from multivector.results import BatchFailure
 from multivector.stores.filters import validate_filter
@@ -214,6 +219,9 @@ def _describe(exc: BaseException) -> str:
 
 def _raise_single(failures: Sequence[BatchFailure]) -> None:
     if failures:
+        error = failures[0].error
+        if isinstance(error, MultiVectorError):
+            raise error
         raise InvalidObjectError(failures[0].message)
 
 

@@ -59,6 +59,7 @@ class ObjectPlan:
     failures: dict[int, str]
     jobs: list[EmbedJob]
     originals: list[dict[str, Any]]
+    errors: dict[int, BaseException] = field(default_factory=dict)
 
 
 def source_text(properties: Mapping[str, Any], vec: VectorConfig, config: CollectionConfig) -> str:
@@ -153,10 +154,11 @@ def plan_objects(
                     continue
                 matrices[name] = check_matrix(value, vec, where)
         except MultiVectorError as exc:
-            plan.uuids.append(None)
+            plan.uuids.append(uid)
             plan.properties.append({})
             plan.vectors.append({})
             plan.failures[i] = str(exc)
+            plan.errors[i] = exc
             continue
         if new_props:
             plan.config = _add_properties(plan.config, new_props)
@@ -215,6 +217,7 @@ def finish_objects(
                 checked = check_matrix(matrix, vec, f"object #{start_index + pos}")
             except InvalidObjectError as exc:
                 plan.failures[pos] = f"the embedder returned an unusable matrix: {exc}"
+                plan.errors[pos] = exc
                 continue
             if vec.dimension is None:
                 plan.config = _fix_dimension(plan.config, job.space, int(checked.shape[1]))
@@ -222,13 +225,14 @@ def finish_objects(
     records: list[ObjectRecord] = []
     failures: list[BatchFailure] = []
     for i, uid in enumerate(plan.uuids):
-        if i in plan.failures or uid is None:
+        if i in plan.failures or uid is None:  # uid is None only for failed objects
             failures.append(
                 BatchFailure(
                     index=start_index + i,
                     uuid=uid,
                     message=plan.failures.get(i, "invalid object"),
                     original=plan.originals[i],
+                    error=plan.errors.get(i),
                 )
             )
             continue

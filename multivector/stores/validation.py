@@ -203,6 +203,7 @@ def coerce_value(value: object, prop: Property, *, where: str) -> Any:
     """Check and convert one property value to its declared type (None stays None)."""
     if value is None:
         return None
+    where = f"{where}, property {prop.name!r}"
     data_type = prop.data_type
     if data_type is DataType.OBJECT:
         try:
