@@ -262,7 +262,7 @@ def test_auto_schema_infers_and_checks_types(any_client, rng):
         "words": DataType.TEXT_ARRAY,
         "meta": DataType.OBJECT,
     }
-    with pytest.raises(InvalidObjectError, match="'n'|does not fit"):
+    with pytest.raises(InvalidObjectError, match=r"property 'n'.*does not fit"):
         col.data.insert({"n": "three"}, vector=unit_rows(rng, 2, DIM))
     with pytest.raises(InvalidObjectError):
         col.data.insert({"ok": 1}, vector=unit_rows(rng, 2, DIM))
