@@ -174,11 +174,14 @@ def main() -> None:
             t0 = time.perf_counter()
             index.remove(slot)
             remove_times.append(time.perf_counter() - t0)
+        after = time_queries(index.search, queries, repeat=1)  # merges the pending writes
         a50, a95 = percentiles(add_times)
         r50, r95 = percentiles(remove_times)
+        q50, q95 = percentiles(after)
         print(
             f"  ours[{mode}]: 100 adds p50 {a50:.3f} / p95 {a95:.3f} ms; "
-            f"100 removes p50 {r50:.3f} / p95 {r95:.3f} ms"
+            f"100 removes p50 {r50:.3f} / p95 {r95:.3f} ms; "
+            f"then search p50 {q50:.3f} / p95 {q95:.3f} ms"
         )
     print("  rank_bm25: no incremental update; a rebuild takes the build time above")
     print("\nuptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())

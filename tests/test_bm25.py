@@ -427,3 +427,44 @@ def test_remap_forgets_terms_of_dropped_documents():
     index.remap(np.array([0, -1, 1]))
     expected = BM25Okapi([["x", "y"], ["gone", "z"]]).get_scores(["gone", "z", "y"])
     assert np.array_equal(index.dense_scores(["gone", "z", "y"], 2), expected)
+
+
+def test_removed_slot_can_be_added_again():
+    index = rank_index([["a", "b"], ["b", "c"], ["c", "d"]])
+    index.remove(1)
+    index.add(1, ["c", "e"])  # "b" must lose slot 1, "c" keeps one entry for it
+    expected = BM25Okapi([["a", "b"], ["c", "e"], ["c", "d"]]).get_scores(["b", "c", "e"])
+    assert np.array_equal(index.dense_scores(["b", "c", "e"], 3), expected)
+    assert index.search(["b"]).slots.tolist() == [0]
+    assert index.search(["c"]).slots.tolist() == [1, 2]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.integers(0, 6), st.lists(st.sampled_from("abcd"), max_size=4)),
+        min_size=1,
+        max_size=25,
+    ),
+    tiny_query,
+)
+def test_any_order_of_adds_removes_and_replacements(operations, query):
+    """Slots reused in any order (replace, remove then re-add) end like a fresh index."""
+    index = BM25Index(k1=1.2, b=0.75, scoring="weaviate")
+    live: dict[int, list[str]] = {}
+    for is_remove, slot, doc in operations:
+        if is_remove:
+            index.remove(slot)  # unknown slots are a no-op
+            live.pop(slot, None)
+        else:
+            index.add(slot, doc)
+            live[slot] = doc
+        index.search(query)
+    slots = sorted(live)
+    fresh = BM25Index(k1=1.2, b=0.75, scoring="weaviate")
+    for slot in slots:
+        fresh.add(slot, live[slot])
+    np.testing.assert_allclose(
+        index.dense_scores(query, 7), fresh.dense_scores(query, 7), rtol=1e-12, atol=0
+    )
+    assert index.search(query).slots.tolist() == fresh.search(query).slots.tolist()

@@ -69,16 +69,21 @@ class BM25Hits(NamedTuple):
 
 
 class _Postings:
-    """One term's postings: sorted slots and term frequencies, plus appends not yet merged."""
+    """One term's postings: sorted slots and frequencies, plus appends and removals not yet merged.
 
-    __slots__ = ("last", "pending_slots", "pending_tfs", "slots", "tfs")
+    Appends in increasing slot order go to Python lists and removals to a set; both are merged
+    into the arrays by :meth:`flush`, which queries call, so writes stay O(1) per term.
+    """
+
+    __slots__ = ("dead", "last", "pending_slots", "pending_tfs", "slots", "tfs")
 
     def __init__(self) -> None:
         self.slots: I64Array = _EMPTY_I64
         self.tfs: F64Array = _EMPTY_F64
         self.pending_slots: list[int] = []
         self.pending_tfs: list[int] = []
-        self.last = -1
+        self.dead: set[int] | None = None
+        self.last = -1  # an upper bound of the largest slot held (exact unless removals pend)
 
     def append(self, slot: int, tf: int) -> None:
         if slot > self.last:
@@ -90,6 +95,12 @@ class _Postings:
         pos = int(np.searchsorted(self.slots, slot))
         self.slots = np.insert(self.slots, pos, slot)
         self.tfs = np.insert(self.tfs, pos, float(tf))
+        self.last = int(self.slots[-1])
+
+    def discard(self, slot: int) -> None:
+        if self.dead is None:
+            self.dead = set()
+        self.dead.add(slot)
 
     def flush(self) -> None:
         if self.pending_slots:
@@ -97,13 +108,12 @@ class _Postings:
             self.tfs = np.concatenate([self.tfs, np.array(self.pending_tfs, dtype=np.float64)])
             self.pending_slots = []
             self.pending_tfs = []
-
-    def discard(self, slot: int) -> None:
-        self.flush()
-        pos = int(np.searchsorted(self.slots, slot))
-        if pos < self.slots.size and self.slots[pos] == slot:
-            self.slots = np.delete(self.slots, pos)
-            self.tfs = np.delete(self.tfs, pos)
+        if self.dead is not None:
+            dead = np.fromiter(self.dead, dtype=np.int64, count=len(self.dead))
+            keep = ~np.isin(self.slots, dead)
+            self.slots = self.slots[keep]
+            self.tfs = self.tfs[keep]
+            self.dead = None
             self.last = int(self.slots[-1]) if self.slots.size else -1
 
 
