@@ -14,12 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
 from multivector._types import AsyncMultiVectorEmbedder, MultiVectorEmbedder
 from multivector.embeddings import minilm
-from multivector.embeddings._bert_numpy import erf_numpy
+from multivector.embeddings._bert_numpy import bias_gelu, erf_rational
 from multivector.embeddings._safetensors import read_safetensors
 from multivector.embeddings.minilm import MiniLMTokenEmbedder, ModelNotInstalledError
 from multivector.errors import ConfigError, OptionalDependencyError, StorageFormatError
@@ -52,6 +53,12 @@ def emb_small_batches(emb: MiniLMTokenEmbedder) -> MiniLMTokenEmbedder:
     return embedder
 
 
+@pytest.fixture(scope="module")
+def batched(emb: MiniLMTokenEmbedder) -> list[np.ndarray]:
+    """All eight sentences through one padded batch (computed once: it is the slow call)."""
+    return emb.embed_documents(SENTENCES)
+
+
 def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
     assert a.shape == b.shape, (a.shape, b.shape)
     return float(np.abs(a.astype(np.float64) - b).max())
@@ -79,40 +86,61 @@ def test_parity_single_text_path(emb, ref):
         assert _max_diff(got, ref[f"normalized_{i}"]) < TOL, i
 
 
-def test_parity_batched_with_padding(emb, ref):
-    got = emb.embed_documents(SENTENCES)  # one batch, padded to 256 tokens
-    assert len(got) == len(SENTENCES)
-    for i, matrix in enumerate(got):
+def test_parity_batched_with_padding(batched, ref):
+    assert len(batched) == len(SENTENCES)  # one batch, padded to 256 tokens
+    for i, matrix in enumerate(batched):
         assert _max_diff(matrix, ref[f"normalized_{i}"]) < TOL, i
 
 
 def test_parity_raw_hidden_states(emb, ref):
-    raw = MiniLMTokenEmbedder(normalize=False)
+    raw = MiniLMTokenEmbedder(batch_size=1, normalize=False)
     raw._encoder, raw._tokenizer = emb._load()
     for i, matrix in enumerate(raw.embed_documents(SENTENCES)):
         assert _max_diff(matrix, ref[f"hidden_{i}"]) < TOL, i
     assert max(float(np.abs(ref[f"hidden_{i}"]).max()) for i in range(8)) > 1.0  # not trivial
 
 
-def test_parity_without_scipy_erf(emb, ref):
-    got = emb._encode(SENTENCES[:2] + SENTENCES[7:], erf=erf_numpy)
+def test_parity_numpy_gelu_fallback(emb_small_batches, ref):
+    got = emb_small_batches._encode(SENTENCES[:2] + SENTENCES[7:], gelu="numpy")
     for matrix, i in zip(got, [0, 1, 7], strict=True):
         assert _max_diff(matrix, ref[f"normalized_{i}"]) < TOL, i
 
 
-def test_numpy_erf_accuracy():
-    x = np.linspace(-7.0, 7.0, 20001)
-    exact = np.array([math.erf(v) for v in x])
-    assert np.abs(erf_numpy(x).astype(np.float64) - exact).max() < 2e-7
-    np.testing.assert_array_equal(erf_numpy(-x), -erf_numpy(x))  # odd by construction
+def test_erf_fit_accuracy():
+    x = np.linspace(-7.0, 7.0, 20001).astype(np.float32)
+    exact = np.array([math.erf(v) for v in x.astype(np.float64)])
+    assert np.abs(erf_rational(x).astype(np.float64) - exact).max() < 5e-7
+    np.testing.assert_array_equal(erf_rational(-x), -erf_rational(x))  # odd by construction
+
+
+@pytest.mark.parametrize("impl", ["auto", "numpy"])
+def test_bias_gelu_matches_exact_gelu(impl):
+    rng = np.random.default_rng(0)
+    x = np.ascontiguousarray(rng.normal(0, 3, size=(300, 40)), dtype=np.float32)
+    x[0, :8] = [0.0, -0.0, 12.0, -12.0, 5.5, -5.5, 1e-8, -30.0]
+    bias = rng.normal(0, 1, size=40).astype(np.float32)
+    v = x.astype(np.float64) + bias
+    exact = v * (1 + np.array([math.erf(t / math.sqrt(2)) for t in v.ravel()]).reshape(v.shape)) / 2
+    got = bias_gelu(x.copy(), bias, impl=impl)
+    assert got.dtype == np.float32
+    assert np.abs(got - exact).max() < 2e-6
+
+
+def test_bias_gelu_numba_kernel_or_clear_error():
+    x, bias = np.ones((2, 3), dtype=np.float32), np.zeros(3, dtype=np.float32)
+    if numba.config.DISABLE_JIT:  # the suite also runs with NUMBA_DISABLE_JIT=1
+        with pytest.raises(ConfigError, match="needs numba with its JIT enabled"):
+            bias_gelu(x, bias, impl="numba")
+    else:
+        np.testing.assert_allclose(bias_gelu(x, bias, impl="numba"), 0.8413447, rtol=1e-6)
 
 
 # -- output contract ---------------------------------------------------------------------------
 
 
-def test_shapes_dtype_and_normalisation(emb, ref):
+def test_shapes_dtype_and_normalisation(emb, batched):
     assert emb.dimension == 384
-    for i, matrix in enumerate(emb.embed_documents(SENTENCES)):
+    for i, matrix in enumerate(batched):
         assert matrix.dtype == np.float32
         assert matrix.flags.c_contiguous
         assert matrix.shape == (META["n_tokens"][i], 384)
@@ -120,7 +148,7 @@ def test_shapes_dtype_and_normalisation(emb, ref):
 
 
 def test_order_preserved_with_mixed_lengths(emb, emb_small_batches):
-    texts = [SENTENCES[7], "a", SENTENCES[3], "", SENTENCES[0], "a", SENTENCES[4], "b c d"]
+    texts = [SENTENCES[7][:300], "a", SENTENCES[3], "", SENTENCES[0], "a", SENTENCES[4], "b c d"]
     singles = [emb.embed_query(t) for t in texts]
     for embedder in (emb, emb_small_batches):
         got = embedder.embed_documents(texts)
