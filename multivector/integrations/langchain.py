@@ -1,0 +1,626 @@
+"""LangChain integration: :class:`MultiVectorStore` (a ``VectorStore``) and :class:`MultiVectorRetriever`.
+
+Both are thin translations over :class:`multivector.retrievers.Retriever`: LangChain arguments go
+in (:meth:`MultiVectorStore._overrides`), ``RetrievedHit`` comes out as ``Document`` (:func:`_document`).
+Storage layout: property ``text`` (TEXT, BM25-searchable) holds ``page_content``, property
+``metadata`` (OBJECT) holds ``Document.metadata`` verbatim, and ``Document.id`` is the object's id.
+
+Relevance scores (``similarity_search_with_relevance_scores``) map the retriever's ``similarity``
+into [0, 1]: vector and MMR searches ``(mean best cosine + 1) / 2``; hybrid ``relative_score``
+as is; hybrid ``ranked`` times 60 (two first places make 1); keyword ``bm25 / (1 + bm25)``.
+Needs ``pip install 'multivector[langchain]'``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid as _uuid
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from multivector._types import F32Array, Matrix
+from multivector.config import Configure, DataType, Property
+from multivector.errors import ConfigError, InvalidObjectError, OptionalDependencyError
+from multivector.integrations._langchain_filters import translate_filter
+from multivector.kernels.fusion import RANKED_FUSION_K
+from multivector.query import Filter, HybridFusion
+from multivector.retrievers import RetrievedHit, Retriever, RetrieverSettings, SearchMode
+from multivector.stores.client import Client
+from multivector.stores.collection import Collection
+from multivector.stores.ingest import DataObject
+
+try:
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForRetrieverRun,
+        CallbackManagerForRetrieverRun,
+    )
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
+    from pydantic import model_validator
+    from typing_extensions import Self
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise OptionalDependencyError("langchain-core", "langchain") from exc
+
+__all__ = ["EmbeddingsAdapter", "MultiVectorRetriever", "MultiVectorStore", "ScoredDocument"]
+
+#: LangChain search types and the retriever mode each runs.
+SEARCH_TYPES = {
+    "similarity": SearchMode.VECTOR,
+    "similarity_score_threshold": SearchMode.VECTOR,
+    "mmr": SearchMode.MMR,
+    "hybrid": SearchMode.HYBRID,
+    "keyword": SearchMode.KEYWORD,
+}
+#: LangChain keyword -> Retriever setting (names not listed pass through unchanged).
+_RENAMES = {"k": "limit", "filter": "filters", "lambda_mult": "mmr_lambda"}
+_PASS_THROUGH: tuple[str, ...] = (
+    "alpha",
+    "fusion_type",
+    "fetch_k",
+    "query_properties",
+    "bm25_operator",
+    "max_vector_distance",
+    "mmr_lambda",
+)
+VECTOR_NAME = "multi_vector"
+
+
+class ScoredDocument(NamedTuple):
+    """A result: the Document, the raw score of its search type and its relevance in [0, 1]."""
+
+    document: Document
+    score: float
+    relevance: float
+
+
+class EmbeddingsAdapter:
+    """Any embedder as a :class:`~multivector.MultiVectorEmbedder`.
+
+    A LangChain ``Embeddings`` returns one vector per text: each becomes a one-row matrix,
+    L2-normalised unless ``normalize=False`` (so MaxSim is cosine similarity). A multi-vector
+    embedder's matrices pass through untouched.
+    """
+
+    def __init__(self, embeddings: Any, *, normalize: bool = True) -> None:
+        if not (hasattr(embeddings, "embed_documents") and hasattr(embeddings, "embed_query")):
+            raise ConfigError(
+                f"embedding {type(embeddings).__name__} lacks embed_documents/embed_query; pass a "
+                "LangChain Embeddings or a multivector MultiVectorEmbedder"
+            )
+        self.embeddings = embeddings
+        self.normalize = normalize
+
+    def as_matrix(self, value: Any) -> F32Array:
+        """One embedder output as a matrix (see :func:`as_matrix`)."""
+        return as_matrix(value, normalize=self.normalize)
+
+    def embed_documents(self, texts: Sequence[str]) -> list[Matrix]:
+        """One matrix per text."""
+        return [self.as_matrix(v) for v in self.embeddings.embed_documents(list(texts))]
+
+    def embed_query(self, text: str) -> Matrix:
+        """The query matrix."""
+        return self.as_matrix(self.embeddings.embed_query(text))
+
+    async def aembed_documents(self, texts: Sequence[str]) -> list[Matrix]:
+        """Async :meth:`embed_documents` (the embedder's async method, else a worker thread)."""
+        native = getattr(self.embeddings, "aembed_documents", None)
+        raw = (
+            await native(list(texts))
+            if native is not None
+            else await asyncio.to_thread(self.embeddings.embed_documents, list(texts))
+        )
+        return [self.as_matrix(v) for v in raw]
+
+    async def aembed_query(self, text: str) -> Matrix:
+        """Async :meth:`embed_query`."""
+        native = getattr(self.embeddings, "aembed_query", None)
+        raw = (
+            await native(text)
+            if native is not None
+            else await asyncio.to_thread(self.embeddings.embed_query, text)
+        )
+        return self.as_matrix(raw)
+
+
+def as_matrix(value: Any, *, normalize: bool) -> F32Array:
+    """A 1-D vector becomes a ``[1, d]`` matrix (L2-normalised if ``normalize``); 2-D passes through.
+
+    Other shapes are left for the store to reject with a message naming them.
+    """
+    arr = np.asarray(value, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+        norm = float(np.linalg.norm(arr))
+        if normalize and norm > 0.0:
+            arr = arr / np.float32(norm)
+    return arr
+
+
+def _adapt(embedding: Any) -> EmbeddingsAdapter | None:
+    if embedding is None or isinstance(embedding, EmbeddingsAdapter):
+        return embedding
+    return EmbeddingsAdapter(embedding)
+
+
+def relevance(similarity: float, settings: RetrieverSettings) -> float:
+    """The retriever's ``similarity`` mapped into [0, 1] (see the module docstring)."""
+    if settings.mode is SearchMode.KEYWORD:
+        value = similarity / (1.0 + similarity) if similarity > 0 else 0.0
+    elif settings.mode is SearchMode.HYBRID:
+        ranked = settings.fusion_type is HybridFusion.RANKED
+        value = similarity * RANKED_FUSION_K if ranked else similarity
+    else:
+        value = (similarity + 1.0) / 2.0
+    return min(max(value, 0.0), 1.0)
+
+
+def _document(uid: str, props: dict[str, Any], text_key: str, metadata_key: str) -> Document:
+    if metadata_key in props:
+        metadata = props[metadata_key] or {}
+    else:  # a collection made elsewhere: its other properties are the metadata
+        metadata = {k: v for k, v in props.items() if k != text_key}
+    return Document(id=uid, page_content=props.get(text_key) or "", metadata=metadata)
+
+
+class MultiVectorStore(VectorStore):
+    """A LangChain ``VectorStore`` over one multivector collection (embedded or Qdrant).
+
+    ``embedding`` is a LangChain ``Embeddings`` (each vector becomes a one-row matrix) or a
+    multi-vector embedder (Jina, MiniLM tokens, your own); it may be omitted when the collection's
+    space has a ``text2vec`` vectorizer. Search types: ``similarity``, ``mmr``,
+    ``similarity_score_threshold``, ``hybrid`` and ``keyword``; ``filter`` takes the dict filter
+    language of :mod:`multivector.integrations._langchain_filters` or a native ``Filter``.
+    """
+
+    def __init__(
+        self,
+        collection: Collection,
+        embedding: Any = None,
+        *,
+        target_vector: str | None = None,
+        text_key: str = "text",
+        metadata_key: str = "metadata",
+    ) -> None:
+        self.collection = collection
+        self.text_key = text_key
+        self.metadata_key = metadata_key
+        self._source_embedding = embedding
+        self._embedder = _adapt(embedding)
+        space = collection.resolve_target(target_vector)
+        self.target_vector = space.name
+        if self._embedder is None and not space.has_vectorizer:
+            raise ConfigError(
+                f"vector {space.name!r} of {collection.name!r} is self-provided: pass embedding=... "
+                "(a LangChain Embeddings or a MultiVectorEmbedder)"
+            )
+        # Embed here only when the collection would not embed with this very embedder itself.
+        self._self_embed = self._embedder is not None and not (
+            space.has_vectorizer and space.embedder is self._embedder
+        )
+        self._retriever = Retriever(collection, target_vector=space.name)
+
+    @property
+    def embeddings(self) -> Embeddings | None:
+        """The LangChain ``Embeddings`` given, if it is one."""
+        source = self._source_embedding
+        return source if isinstance(source, Embeddings) else None
+
+    # ---------------------------------------------------------------- writes
+    def _objects(
+        self,
+        texts: Sequence[str],
+        metadatas: Sequence[dict[str, Any]] | None,
+        ids: Sequence[str | None] | None,
+    ) -> tuple[list[str], list[DataObject]]:
+        n = len(texts)
+        if metadatas is not None and len(metadatas) != n:
+            raise ConfigError(f"got {len(metadatas)} metadatas for {n} texts; pass one per text")
+        if ids is not None and len(ids) != n:
+            raise ConfigError(f"got {len(ids)} ids for {n} texts; pass one per text (or None)")
+        uids = [i if i else str(_uuid.uuid4()) for i in (ids or [None] * n)]
+        has_metadata = self.collection.config.property(self.metadata_key) is not None
+        objects = []
+        for i, text in enumerate(texts):
+            meta = dict(metadatas[i]) if metadatas is not None and metadatas[i] else {}
+            props = {self.text_key: text, **({self.metadata_key: meta} if has_metadata else meta)}
+            objects.append(DataObject(properties=props, uuid=uids[i]))
+        return uids, objects
+
+    def _attach(self, objects: list[DataObject], matrices: Sequence[Matrix]) -> None:
+        for obj, matrix in zip(objects, matrices, strict=True):
+            obj.vector = {self.target_vector: matrix}
+
+    @staticmethod
+    def _check(result: Any, ids: list[str]) -> list[str]:
+        if result.has_errors:
+            failures = "; ".join(f.message for f in list(result.errors.values())[:3])
+            raise InvalidObjectError(f"{len(result.errors)} of {len(ids)} texts failed: {failures}")
+        return ids
+
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed and store texts; an id that exists is replaced in every index. Returns the ids."""
+        _no_extra("add_texts", kwargs)
+        texts = list(texts)
+        uids, objects = self._objects(texts, metadatas, ids)
+        if not objects:
+            return []
+        if self._self_embed and self._embedder is not None:
+            self._attach(objects, self._embedder.embed_documents(texts))
+        return self._check(self.collection.data.insert_many(objects), uids)
+
+    async def aadd_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Async :meth:`add_texts`."""
+        _no_extra("aadd_texts", kwargs)
+        texts = list(texts)
+        uids, objects = self._objects(texts, metadatas, ids)
+        if not objects:
+            return []
+        if self._self_embed and self._embedder is not None:
+            self._attach(objects, await self._embedder.aembed_documents(texts))
+        return self._check(await self.collection.data.ainsert_many(objects), uids)
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        """Delete these ids (missing ones are ignored). ``ids=None`` is refused, not "delete all"."""
+        _no_extra("delete", kwargs)
+        if ids is None:
+            raise ConfigError(
+                "delete() needs a list of ids; to empty the store, delete the collection "
+                "(client.collections.delete(name))"
+            )
+        if ids:
+            self.collection.data.delete_many(where=Filter.by_id().contains_any(list(ids)))
+        return True
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        """Async :meth:`delete`."""
+        return await asyncio.to_thread(self.delete, ids, **kwargs)
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The stored documents among ``ids``, in that order (missing ids are skipped)."""
+        found = self.collection.query.fetch_objects_by_ids(list(ids)).objects
+        return [_document(o.uuid, o.properties, *self._keys) for o in found]
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Async :meth:`get_by_ids`."""
+        return await asyncio.to_thread(self.get_by_ids, ids)
+
+    # ---------------------------------------------------------------- search core
+    @property
+    def _keys(self) -> tuple[str, str]:
+        return self.text_key, self.metadata_key
+
+    def _overrides(self, search_type: str, k: int, options: dict[str, Any]) -> RetrieverSettings:
+        mode = SEARCH_TYPES.get(search_type)
+        if mode is None:
+            raise ConfigError(
+                f"unknown search_type {search_type!r}; use one of {sorted(SEARCH_TYPES)}"
+            )
+        out: dict[str, Any] = {"mode": mode, "limit": k}
+        for key, value in options.items():
+            name = _RENAMES.get(key, key)
+            if name not in _PASS_THROUGH and name not in ("limit", "filters"):
+                raise ConfigError(
+                    f"unknown search argument {key!r}; known: k, filter, lambda_mult, "
+                    f"{', '.join(_PASS_THROUGH)}, score_threshold"
+                )
+            if name == "filters":
+                value = translate_filter(value, metadata_property=self.metadata_key)
+            out[name] = value
+        return self._retriever.with_settings(**out)
+
+    def _needs_embedding(self, s: RetrieverSettings) -> bool:
+        wants = s.mode in (SearchMode.VECTOR, SearchMode.MMR) or (
+            s.mode is SearchMode.HYBRID and s.alpha > 0
+        )
+        return wants and self._self_embed
+
+    def _query_matrix(self, vector: Any) -> F32Array:
+        return as_matrix(vector, normalize=self._embedder is not None and self._embedder.normalize)
+
+    def _finish(
+        self, hits: list[RetrievedHit], s: RetrieverSettings, threshold: float | None
+    ) -> list[ScoredDocument]:
+        out = [
+            ScoredDocument(
+                _document(h.uuid, h.properties, *self._keys), h.score, relevance(h.similarity, s)
+            )
+            for h in hits
+        ]
+        return out if threshold is None else [d for d in out if d.relevance >= threshold]
+
+    def scored_search(
+        self,
+        query: str,
+        search_type: str = "similarity",
+        *,
+        k: int = 4,
+        vector: Any = None,
+        score_threshold: float | None = None,
+        **options: Any,
+    ) -> list[ScoredDocument]:
+        """The one search core: any search type, a query text or matrix, every option."""
+        s = self._overrides(search_type, k, options)
+        matrix = self._query_matrix(vector) if vector is not None else None
+        if matrix is None and self._needs_embedding(s) and self._embedder is not None:
+            matrix = self._embedder.as_matrix(self._embedder.embed_query(query))
+        hits = self._retriever.retrieve(query, vector=matrix, **_as_kwargs(s))
+        return self._finish(hits, s, score_threshold)
+
+    async def ascored_search(
+        self,
+        query: str,
+        search_type: str = "similarity",
+        *,
+        k: int = 4,
+        vector: Any = None,
+        score_threshold: float | None = None,
+        **options: Any,
+    ) -> list[ScoredDocument]:
+        """Async :meth:`scored_search`."""
+        s = self._overrides(search_type, k, options)
+        matrix = self._query_matrix(vector) if vector is not None else None
+        if matrix is None and self._needs_embedding(s) and self._embedder is not None:
+            matrix = self._embedder.as_matrix(await self._embedder.aembed_query(query))
+        hits = await self._retriever.aretrieve(query, vector=matrix, **_as_kwargs(s))
+        return self._finish(hits, s, score_threshold)
+
+    # ---------------------------------------------------------------- LangChain search API
+    def search(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
+        """Any search type, ``"hybrid"`` and ``"keyword"`` included."""
+        return [d.document for d in self.scored_search(query, search_type, **kwargs)]
+
+    async def asearch(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
+        """Async :meth:`search`."""
+        return [d.document for d in await self.ascored_search(query, search_type, **kwargs)]
+
+    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        """Top-``k`` by MaxSim (``search_type=`` selects another search)."""
+        kwargs.setdefault("search_type", "similarity")
+        return [d.document for d in self.scored_search(query, k=k, **kwargs)]
+
+    async def asimilarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        """Async :meth:`similarity_search`."""
+        kwargs.setdefault("search_type", "similarity")
+        return [d.document for d in await self.ascored_search(query, k=k, **kwargs)]
+
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Documents with their raw score (MaxSim; fused score for hybrid; BM25 for keyword)."""
+        kwargs.setdefault("search_type", "similarity")
+        return [(d.document, d.score) for d in self.scored_search(query, k=k, **kwargs)]
+
+    async def asimilarity_search_with_score(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`similarity_search_with_score`."""
+        kwargs.setdefault("search_type", "similarity")
+        return [(d.document, d.score) for d in await self.ascored_search(query, k=k, **kwargs)]
+
+    def _similarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        kwargs.setdefault("search_type", "similarity")
+        return [(d.document, d.relevance) for d in self.scored_search(query, k=k, **kwargs)]
+
+    async def _asimilarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        kwargs.setdefault("search_type", "similarity")
+        found = await self.ascored_search(query, k=k, **kwargs)
+        return [(d.document, d.relevance) for d in found]
+
+    def similarity_search_by_vector(
+        self, embedding: Any, k: int = 4, **kwargs: Any
+    ) -> list[Document]:
+        """Top-``k`` for a query matrix ``[n_tokens, dim]`` (a 1-D vector is one row)."""
+        found = self.scored_search("", "similarity", k=k, vector=embedding, **kwargs)
+        return [d.document for d in found]
+
+    async def asimilarity_search_by_vector(
+        self, embedding: Any, k: int = 4, **kwargs: Any
+    ) -> list[Document]:
+        """Async :meth:`similarity_search_by_vector`."""
+        found = await self.ascored_search("", "similarity", k=k, vector=embedding, **kwargs)
+        return [d.document for d in found]
+
+    def max_marginal_relevance_search(
+        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
+    ) -> list[Document]:
+        """MMR over the ``fetch_k`` best by MaxSim (diversity by symmetric MaxSim)."""
+        found = self.scored_search(
+            query, "mmr", k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, **kwargs
+        )
+        return [d.document for d in found]
+
+    async def amax_marginal_relevance_search(
+        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
+    ) -> list[Document]:
+        """Async :meth:`max_marginal_relevance_search`."""
+        found = await self.ascored_search(
+            query, "mmr", k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, **kwargs
+        )
+        return [d.document for d in found]
+
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: Any,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """MMR for a query matrix."""
+        found = self.scored_search(
+            "", "mmr", k=k, vector=embedding, fetch_k=fetch_k, lambda_mult=lambda_mult, **kwargs
+        )
+        return [d.document for d in found]
+
+    async def amax_marginal_relevance_search_by_vector(
+        self,
+        embedding: Any,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Async :meth:`max_marginal_relevance_search_by_vector`."""
+        found = await self.ascored_search(
+            "", "mmr", k=k, vector=embedding, fetch_k=fetch_k, lambda_mult=lambda_mult, **kwargs
+        )
+        return [d.document for d in found]
+
+    # ---------------------------------------------------------------- constructors
+    @classmethod
+    def _create(
+        cls, embedding: Any, collection_name: str | None, client: Client | None, kwargs: Any
+    ) -> Self:
+        import multivector
+
+        client = client if client is not None else multivector.connect()
+        name = collection_name or f"LangChain_{_uuid.uuid4().hex}"
+        adapter = _adapt(embedding)
+        if client.collections.exists(name):
+            return cls(client.collections.use(name), adapter, **kwargs)
+        if adapter is None:
+            raise ConfigError("from_texts() needs an embedding to create a collection")
+        collection = client.collections.create(
+            name,
+            vector_config=Configure.MultiVectors.text2vec(
+                name=VECTOR_NAME, embedder=adapter, source_properties=["text"]
+            ),
+            properties=[
+                Property(name="text", data_type=DataType.TEXT),
+                Property(name="metadata", data_type=DataType.OBJECT),
+            ],
+            auto_schema=False,
+        )
+        store = cls(collection, adapter, **kwargs)
+        store._source_embedding = embedding
+        return store
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Any,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        collection_name: str | None = None,
+        client: Client | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """A store over a new collection (in a new in-memory client unless ``client`` is given;
+        an existing ``collection_name`` is reused) holding ``texts``.
+        """
+        store = cls._create(embedding, collection_name, client, kwargs)
+        store.add_texts(texts, metadatas, ids=ids)
+        return store
+
+    @classmethod
+    async def afrom_texts(
+        cls,
+        texts: list[str],
+        embedding: Any,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        collection_name: str | None = None,
+        client: Client | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """Async :meth:`from_texts`."""
+        store = cls._create(embedding, collection_name, client, kwargs)
+        await store.aadd_texts(texts, metadatas, ids=ids)
+        return store
+
+    def as_retriever(self, **kwargs: Any) -> MultiVectorRetriever:
+        """A :class:`MultiVectorRetriever` (``search_type`` defaults to ``"similarity"`` here)."""
+        tags = kwargs.pop("tags", None) or [*self._get_retriever_tags()]
+        kwargs.setdefault("search_type", "similarity")
+        return MultiVectorRetriever(vectorstore=self, tags=tags, **kwargs)
+
+
+def _as_kwargs(s: RetrieverSettings) -> dict[str, Any]:
+    return {name: getattr(s, name) for name in RetrieverSettings.__dataclass_fields__}
+
+
+def _no_extra(where: str, kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        raise ConfigError(f"{where}(): unexpected arguments {sorted(kwargs)}")
+
+
+class MultiVectorRetriever(VectorStoreRetriever):
+    """A LangChain retriever over a :class:`MultiVectorStore`; every setting can be given per call
+    (``retriever.invoke(query, k=2, alpha=0.3, filter={...})``), sync and async.
+    """
+
+    vectorstore: MultiVectorStore
+    search_type: str = "hybrid"
+    k: int = 4
+    alpha: float = 0.75
+    fusion_type: str = HybridFusion.RELATIVE_SCORE.value
+    filter: Any = None
+    fetch_k: int = 20
+    lambda_mult: float = 0.5
+    score_threshold: float | None = None
+
+    allowed_search_types: ClassVar[tuple[str, ...]] = tuple(SEARCH_TYPES)
+
+    @model_validator(mode="before")
+    @classmethod
+    def validate_search_type(cls, values: Any) -> Any:
+        """Check ``search_type`` (replaces the parent's check, which knows three types)."""
+        search_type = values.get("search_type", "hybrid") if isinstance(values, dict) else None
+        if search_type is not None and search_type not in SEARCH_TYPES:
+            raise ConfigError(
+                f"unknown search_type {search_type!r}; use one of {sorted(SEARCH_TYPES)}"
+            )
+        return values
+
+    def _options(self, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        kwargs.pop("verbose", None)  # LangChain's callback flag, not a search argument
+        options: dict[str, Any] = {
+            "k": self.k,
+            "alpha": self.alpha,
+            "fusion_type": self.fusion_type,
+            "filter": self.filter,
+            "fetch_k": self.fetch_k,
+            "lambda_mult": self.lambda_mult,
+            "score_threshold": self.score_threshold,
+            **self.search_kwargs,
+            **kwargs,
+        }
+        return str(options.pop("search_type", self.search_type)), options
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        search_type, options = self._options(kwargs)
+        return [d.document for d in self.vectorstore.scored_search(query, search_type, **options)]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        search_type, options = self._options(kwargs)
+        found = await self.vectorstore.ascored_search(query, search_type, **options)
+        return [d.document for d in found]
