@@ -1,0 +1,644 @@
+"""LlamaIndex integration: a vector store and a retriever over one multivector collection.
+
+``pip install 'multivector[llama-index]'``. Everything retrieval-related runs through
+:class:`multivector.retrievers.Retriever`; this module only translates.
+
+- :class:`MultiVectorStore` is a ``BasePydanticVectorStore``. It keeps the node's text, metadata
+  and JSON in the collection (``stores_text=True``) and embeds with a multi-vector model itself
+  (``is_embedding_query=False``), so LlamaIndex passes ``query_str`` and the single-vector
+  ``node.embedding`` / ``query_embedding`` are ignored.
+- :class:`MultiVectorRetriever` is a ``BaseRetriever`` with the mode, alpha, fusion, top-k and
+  filters fixed at construction; its ``NodeWithScore`` carry the score explanation beside the node.
+- :func:`build_index` builds a ``VectorStoreIndex`` with no single-vector embedding model at all.
+
+Similarities (``VectorStoreQueryResult.similarities``, ``NodeWithScore.score``) are
+``RetrievedHit.similarity``: for vector and MMR modes the mean best cosine per query token
+(MaxSim / query tokens, in [-1, 1] for normalised vectors); for hybrid the fused score in [0, 1]
+(relative_score) or the reciprocal-rank sum (ranked); for keyword modes the BM25 score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    from llama_index.core.base.base_retriever import BaseRetriever
+    from llama_index.core.bridge.pydantic import PrivateAttr
+    from llama_index.core.callbacks.base import CallbackManager
+    from llama_index.core.embeddings import MockEmbedding
+    from llama_index.core.indices.vector_store.base import VectorStoreIndex
+    from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
+    from llama_index.core.storage.storage_context import StorageContext
+    from llama_index.core.vector_stores.types import (
+        BasePydanticVectorStore,
+        MetadataFilters,
+        VectorStoreQuery,
+        VectorStoreQueryMode,
+        VectorStoreQueryResult,
+    )
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    from multivector.errors import OptionalDependencyError
+
+    raise OptionalDependencyError("llama-index-core", "llama-index") from exc
+
+from multivector._types import Matrix, MatrixLike, MultiVectorEmbedder
+from multivector.config import Configure, VectorDType
+from multivector.errors import ConfigError, InvalidObjectError
+from multivector.integrations._llama_index_filters import (
+    SearchCall,
+    all_of,
+    id_filters,
+    plan_query,
+    search_mode,
+    translate_filters,
+)
+from multivector.integrations._llama_index_nodes import (
+    NODE_PROPERTIES,
+    REF_DOC_PROPERTY,
+    TEXT_PROPERTY,
+    node_to_record,
+    record_to_node,
+)
+from multivector.query import Filter, FilterNode, HybridFusion
+from multivector.results import ScoreExplanation
+from multivector.retrievers import RetrievedHit, Retriever, RetrieverSettings, SearchMode
+from multivector.stores.client import Client
+from multivector.stores.collection import Collection
+from multivector.stores.ingest import DataObject
+
+__all__ = [
+    "NODE_PROPERTIES",
+    "MultiVectorNodeWithScore",
+    "MultiVectorRetriever",
+    "MultiVectorStore",
+    "build_index",
+    "no_embedding_model",
+]
+
+_DELETE_CHUNK = 1000
+
+
+@dataclass
+class _AddPlan:
+    """Objects to insert; ``pending`` positions still need the store's embedder (``texts``)."""
+
+    objects: list[DataObject] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+
+def no_embedding_model() -> MockEmbedding:
+    """The LlamaIndex embedding model to pass where one is required but never used.
+
+    ``VectorStoreIndex`` embeds every node with a single-vector model before handing it to the
+    store; ``MultiVectorStore`` ignores that vector, so a 1-dimensional constant is all it costs.
+    """
+    return MockEmbedding(embed_dim=1)
+
+
+class MultiVectorStore(BasePydanticVectorStore):
+    """LlamaIndex vector store over a multivector collection (MaxSim + BM25, filters, MMR).
+
+    Build it over a collection with :attr:`NODE_PROPERTIES` (or let :meth:`create` make one).
+    ``embedder`` embeds node texts and query strings; it may be omitted when the collection's
+    space has a ``text2vec`` vectorizer, or when every call passes matrices
+    (``add(nodes, matrices={node_id: matrix})``, ``query(q, query_matrix=matrix)``).
+    """
+
+    stores_text: bool = True
+    is_embedding_query: bool = False
+    flat_metadata: bool = False
+
+    _collection: Collection = PrivateAttr()
+    _embedder: MultiVectorEmbedder | None = PrivateAttr(default=None)
+    _retriever: Retriever = PrivateAttr()
+    _space: str = PrivateAttr()
+    _owned_client: Client | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        collection: Collection,
+        embedder: MultiVectorEmbedder | None = None,
+        *,
+        target_vector: str | None = None,
+    ) -> None:
+        super().__init__(stores_text=True, is_embedding_query=False)
+        if not isinstance(collection, Collection):
+            raise ConfigError(
+                f"MultiVectorStore(collection=...) needs a multivector Collection, got "
+                f"{type(collection).__name__}; open one with client.collections.use(name)"
+            )
+        space = collection.resolve_target(target_vector)
+        _check_schema(collection, has_embedder=embedder is not None, space=space.name)
+        self._collection = collection
+        self._embedder = embedder
+        self._space = space.name
+        self._retriever = Retriever(
+            collection, target_vector=space.name, query_properties=(TEXT_PROPERTY,)
+        )
+
+    # ------------------------------------------------------------- building
+    @classmethod
+    def create(
+        cls,
+        client: Client | None = None,
+        *,
+        path: str | Path | None = None,
+        collection_name: str = "LlamaIndexNodes",
+        embedder: MultiVectorEmbedder | None = None,
+        vector_name: str = "default",
+        dtype: VectorDType = "float16",
+    ) -> MultiVectorStore:
+        """Open ``collection_name`` in ``client`` (or in a new client: in memory, or durable under
+        ``path``), creating it with the node schema when missing.
+
+        A new collection gets a ``text2vec`` space over ``text`` when ``embedder`` is given, else a
+        self-provided one. :meth:`close` closes a client this method opened.
+        """
+        owned = client is None
+        if client is None:
+            import multivector
+
+            client = multivector.connect(path)
+        elif path is not None:
+            raise ConfigError("pass either client=... or path=..., not both")
+        try:
+            if client.collections.exists(collection_name):
+                config = client.collections.list_all()[collection_name]
+                vec = config.vector(vector_name)
+                text2vec = vec is not None and vec.vectorizer == "text2vec"
+                collection = client.collections.use(
+                    collection_name,
+                    embedders={vector_name: embedder}
+                    if embedder is not None and text2vec
+                    else None,
+                )
+                own_embedder = None if text2vec else embedder
+            else:
+                space = (
+                    Configure.MultiVectors.text2vec(
+                        vector_name,
+                        embedder=embedder,
+                        source_properties=[TEXT_PROPERTY],
+                        dtype=dtype,
+                    )
+                    if embedder is not None
+                    else Configure.MultiVectors.self_provided(vector_name, dtype=dtype)
+                )
+                collection = client.collections.create(
+                    collection_name,
+                    vector_config=[space],
+                    properties=list(NODE_PROPERTIES),
+                    auto_schema=False,
+                )
+                own_embedder = None
+            store = cls(collection, own_embedder, target_vector=vector_name)
+        except BaseException:
+            if owned:
+                client.close()
+            raise
+        store._owned_client = client if owned else None
+        return store
+
+    def close(self) -> None:
+        """Close the client :meth:`create` opened (a client you passed in stays open)."""
+        if self._owned_client is not None:
+            self._owned_client.close()
+            self._owned_client = None
+
+    @classmethod
+    def class_name(cls) -> str:
+        """LlamaIndex component name."""
+        return "MultiVectorStore"
+
+    @property
+    def client(self) -> Collection:
+        """The collection this store reads and writes (LlamaIndex's ``client``)."""
+        return self._collection
+
+    @property
+    def collection(self) -> Collection:
+        """The collection this store reads and writes."""
+        return self._collection
+
+    @property
+    def retriever(self) -> Retriever:
+        """The framework-free retriever every query runs through."""
+        return self._retriever
+
+    # ---------------------------------------------------------------- writes
+    def add(
+        self,
+        nodes: Sequence[BaseNode],
+        *,
+        matrices: Mapping[str, MatrixLike] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Store ``nodes`` (text, metadata, relationships) and return their ids in order.
+
+        ``matrices`` maps node ids to token matrices the caller computed; other nodes are
+        embedded with the store's embedder or the collection's ``text2vec`` vectorizer.
+        ``node.embedding`` (a single vector) is ignored. An existing id is replaced.
+        """
+        _no_extra("add", kwargs)
+        plan = self._plan_add(nodes, matrices)
+        if plan.pending:
+            embedder = self._own_embedder()
+            self._attach(plan, embedder.embed_documents(plan.texts))
+        _raise_failures(self._collection.data.insert_many(plan.objects).errors)
+        return plan.ids
+
+    async def async_add(
+        self,
+        nodes: Sequence[BaseNode],
+        *,
+        matrices: Mapping[str, MatrixLike] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Async :meth:`add` (uses the embedder's async method when it has one)."""
+        _no_extra("async_add", kwargs)
+        plan = self._plan_add(nodes, matrices)
+        if plan.pending:
+            embedder = self._own_embedder()
+            native = getattr(embedder, "aembed_documents", None)
+            embedded = (
+                await native(plan.texts)
+                if native is not None
+                else await asyncio.to_thread(embedder.embed_documents, plan.texts)
+            )
+            self._attach(plan, embedded)
+        result = await self._collection.data.ainsert_many(plan.objects)
+        _raise_failures(result.errors)
+        return plan.ids
+
+    def _own_embedder(self) -> MultiVectorEmbedder:
+        if self._embedder is None:  # pragma: no cover - plans defer work only to an embedder
+            raise ConfigError("this MultiVectorStore has no embedder")
+        return self._embedder
+
+    def _plan_add(
+        self, nodes: Sequence[BaseNode], matrices: Mapping[str, MatrixLike] | None
+    ) -> _AddPlan:
+        given = dict(matrices or {})
+        unknown = set(given) - {n.node_id for n in nodes}
+        if unknown:
+            raise ConfigError(f"matrices given for unknown node ids {sorted(unknown)[:5]}")
+        vectorizes = self._collection.resolve_target(self._space).has_vectorizer
+        plan = _AddPlan()
+        for i, node in enumerate(nodes):
+            record = node_to_record(node)
+            matrix = given.get(record.node_id)
+            if matrix is None and self._embedder is not None:
+                plan.pending.append(i)
+                plan.texts.append(record.text)
+            elif matrix is None and not vectorizes:
+                raise ConfigError(
+                    f"node {record.node_id!r} has no matrix and the store has no embedder: pass "
+                    "MultiVectorStore(collection, embedder=...), a text2vec collection, or "
+                    "add(nodes, matrices={node_id: matrix})"
+                )
+            vector = None if matrix is None else {self._space: matrix}
+            plan.objects.append(DataObject(record.properties(), uuid=record.node_id, vector=vector))
+            plan.ids.append(record.node_id)
+        return plan
+
+    def _attach(self, plan: _AddPlan, embedded: Sequence[Matrix]) -> None:
+        if len(embedded) != len(plan.pending):
+            raise InvalidObjectError(
+                f"the embedder returned {len(embedded)} matrices for {len(plan.pending)} texts"
+            )
+        for i, matrix in zip(plan.pending, embedded):
+            plan.objects[i].vector = {self._space: matrix}
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Delete every node whose source document is ``ref_doc_id``."""
+        _no_extra("delete", delete_kwargs)
+        self._collection.data.delete_many(Filter.by_property(REF_DOC_PROPERTY).equal(ref_doc_id))
+
+    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Async :meth:`delete`."""
+        await asyncio.to_thread(self.delete, ref_doc_id, **delete_kwargs)
+
+    def _selection(
+        self, node_ids: Sequence[str] | None, filters: MetadataFilters | None
+    ) -> FilterNode | None:
+        return all_of([id_filters(doc_ids=None, node_ids=node_ids), translate_filters(filters)])
+
+    def delete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Delete the nodes with these ids and / or matching ``filters`` (both: the intersection).
+
+        An empty ``node_ids`` list deletes nothing; with neither argument this raises (use
+        :meth:`clear` to delete everything).
+        """
+        _no_extra("delete_nodes", delete_kwargs)
+        if node_ids is not None and len(node_ids) == 0:
+            return
+        where = self._selection(node_ids, filters)
+        if where is None:
+            raise ConfigError(
+                "delete_nodes() needs node_ids=[...] or filters=MetadataFilters(...); "
+                "call clear() to delete every node"
+            )
+        self._collection.data.delete_many(where)
+
+    async def adelete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Async :meth:`delete_nodes`."""
+        await asyncio.to_thread(self.delete_nodes, node_ids, filters, **delete_kwargs)
+
+    def get_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+    ) -> list[BaseNode]:
+        """The stored nodes with these ids and / or matching ``filters`` (neither: all of them).
+
+        With ``node_ids`` the nodes come back in that order (missing ids are skipped; an empty
+        list gives no nodes); otherwise in insertion order.
+        """
+        if node_ids is not None and len(node_ids) == 0:
+            return []
+        objects = self._collection.query.fetch_objects(
+            filters=self._selection(node_ids, filters)
+        ).objects
+        if node_ids is not None:
+            rank = {nid: i for i, nid in reversed(list(enumerate(node_ids)))}
+            objects = sorted(objects, key=lambda o: rank.get(o.uuid, len(rank)))
+        return [record_to_node(o.properties) for o in objects]
+
+    async def aget_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+    ) -> list[BaseNode]:
+        """Async :meth:`get_nodes`."""
+        return await asyncio.to_thread(self.get_nodes, node_ids, filters)
+
+    def clear(self) -> None:
+        """Delete every node (the collection and its schema stay)."""
+        ids = [o.uuid for o in self._collection.query.fetch_objects(return_properties=[]).objects]
+        for start in range(0, len(ids), _DELETE_CHUNK):
+            chunk = ids[start : start + _DELETE_CHUNK]
+            self._collection.data.delete_many(Filter.by_id().contains_any(chunk))
+
+    async def aclear(self) -> None:
+        """Async :meth:`clear`."""
+        await asyncio.to_thread(self.clear)
+
+    def persist(self, persist_path: str, fs: Any = None) -> None:
+        """No-op: a path-backed collection (``multivector.connect(path)``) is durable after every
+        acknowledged write; an in-memory one cannot be persisted (open it from a path instead).
+        """
+        return None
+
+    # --------------------------------------------------------------- queries
+    def search(self, query: VectorStoreQuery, **kwargs: Any) -> list[RetrievedHit]:
+        """Run ``query`` and return the retriever's hits (scores and explanations included).
+
+        ``kwargs``: ``query_matrix`` (skip embedding), ``fusion_type`` (hybrid),
+        ``fetch_k`` / ``mmr_prefetch_k`` / ``mmr_prefetch_factor`` (MMR candidates).
+        """
+        call = plan_query(query, kwargs)
+        matrix = call.matrix
+        if matrix is None and self._needs_matrix(call):
+            matrix = (
+                self._embedder.embed_query(call.text)
+                if self._embedder is not None
+                else self._retriever.embed_query(call.text, self._settings(call))
+            )
+        if self._keyword_only_hybrid(call):
+            return self._retriever._search(call.text, matrix, self._settings(call))
+        return self._retriever.retrieve(call.text, vector=matrix, **call.overrides)
+
+    async def asearch(self, query: VectorStoreQuery, **kwargs: Any) -> list[RetrievedHit]:
+        """Async :meth:`search`."""
+        call = plan_query(query, kwargs)
+        matrix = call.matrix
+        if matrix is None and self._needs_matrix(call):
+            embedder = self._embedder
+            if embedder is None:
+                matrix = await self._retriever.aembed_query(call.text, self._settings(call))
+            else:
+                native = getattr(embedder, "aembed_query", None)
+                matrix = (
+                    await native(call.text)
+                    if native is not None
+                    else await asyncio.to_thread(embedder.embed_query, call.text)
+                )
+        if self._keyword_only_hybrid(call):
+            return await asyncio.to_thread(
+                self._retriever._search, call.text, matrix, self._settings(call)
+            )
+        return await self._retriever.aretrieve(call.text, vector=matrix, **call.overrides)
+
+    def _settings(self, call: SearchCall) -> RetrieverSettings:
+        return self._retriever.with_settings(**call.overrides)
+
+    def _needs_matrix(self, call: SearchCall) -> bool:
+        settings = self._settings(call)
+        return self._keyword_only_hybrid(call) or self._retriever._needs_vector(settings)
+
+    def _keyword_only_hybrid(self, call: SearchCall) -> bool:
+        # Retriever.retrieve drops the matrix of a hybrid search at alpha=0 and then refuses to
+        # run it without one; until that is fixed in the core, such a search (an explicit 0.0
+        # must stay 0.0) goes to the retriever's search step directly, with the query matrix.
+        settings = self._settings(call)
+        return settings.mode is SearchMode.HYBRID and settings.alpha == 0
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Query the store: DEFAULT -> MaxSim, HYBRID -> hybrid (``alpha``), SPARSE / TEXT_SEARCH
+        -> BM25, MMR -> maximal marginal relevance; filters, ``doc_ids`` and ``node_ids`` apply.
+        """
+        return _result(self.search(query, **kwargs))
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Async :meth:`query`."""
+        return _result(await self.asearch(query, **kwargs))
+
+
+def _result(hits: Sequence[RetrievedHit]) -> VectorStoreQueryResult:
+    return VectorStoreQueryResult(
+        nodes=[record_to_node(h.properties) for h in hits],
+        similarities=[h.similarity for h in hits],
+        ids=[h.uuid for h in hits],
+    )
+
+
+def _no_extra(method: str, kwargs: Mapping[str, Any]) -> None:
+    if kwargs:
+        raise ConfigError(f"MultiVectorStore.{method}(): unsupported arguments {sorted(kwargs)}")
+
+
+def _raise_failures(errors: Mapping[int, Any]) -> None:
+    if errors:
+        first = errors[min(errors)]
+        raise InvalidObjectError(
+            f"{len(errors)} node(s) were rejected (the others were stored); first: node "
+            f"{first.uuid!r}: {first.message}"
+        )
+
+
+def _check_schema(collection: Collection, *, has_embedder: bool, space: str) -> None:
+    config = collection.config
+    problems = []
+    for want in NODE_PROPERTIES:
+        have = config.property(want.name)
+        if have is None or have.data_type is not want.data_type:
+            found = "missing" if have is None else have.data_type.value
+            problems.append(f"{want.name!r} ({want.data_type.value}, found {found})")
+    if problems:
+        raise ConfigError(
+            f"collection {config.name!r} lacks the node schema: {', '.join(problems)}; create it "
+            "with properties=list(multivector.integrations.llama_index.NODE_PROPERTIES) or use "
+            "MultiVectorStore.create(...)"
+        )
+    vec = config.vector(space)
+    if not has_embedder and vec is not None and vec.has_vectorizer:
+        sources = set(vec.source_properties)
+        if TEXT_PROPERTY not in sources or REF_DOC_PROPERTY in sources:
+            raise ConfigError(
+                f"vector {space!r} of {config.name!r} must embed only the node text: configure "
+                "it with source_properties=['text'] (or pass MultiVectorStore(..., embedder=...))"
+            )
+
+
+# ---------------------------------------------------------------- retriever
+class MultiVectorNodeWithScore(NodeWithScore):
+    """A ``NodeWithScore`` that also carries the raw score and how it was made.
+
+    ``score`` is the similarity (see the module docstring); ``raw_score`` the mode's own score
+    (MaxSim, BM25 or fused); ``explanation`` each hybrid leg's raw and normalised score. Node
+    metadata is untouched, so fusion over several retrievers deduplicates as expected.
+    """
+
+    raw_score: float | None = None
+    explanation: ScoreExplanation | None = None
+
+    @classmethod
+    def class_name(cls) -> str:
+        """LlamaIndex component name."""
+        return "MultiVectorNodeWithScore"
+
+
+class MultiVectorRetriever(BaseRetriever):
+    """A LlamaIndex retriever over a :class:`MultiVectorStore` with fixed search settings.
+
+    ``mode``: ``"hybrid"`` (default), ``"vector"`` / ``"default"``, ``"keyword"`` /
+    ``"text_search"`` / ``"sparse"``, or ``"mmr"``. ``alpha`` (hybrid: 1 = vector only, 0 =
+    keyword only), ``fusion_type`` (``"relative_score"`` or ``"ranked"``), ``mmr_lambda``
+    and ``fetch_k`` (MMR) default to the store's retriever settings when None.
+    """
+
+    def __init__(
+        self,
+        vector_store: MultiVectorStore,
+        *,
+        mode: str | VectorStoreQueryMode | SearchMode = SearchMode.HYBRID,
+        alpha: float | None = None,
+        fusion_type: str | HybridFusion | None = None,
+        similarity_top_k: int = 4,
+        filters: MetadataFilters | None = None,
+        doc_ids: list[str] | None = None,
+        node_ids: list[str] | None = None,
+        mmr_lambda: float | None = None,
+        fetch_k: int | None = None,
+        callback_manager: CallbackManager | None = None,
+        verbose: bool = False,
+    ) -> None:
+        if not isinstance(vector_store, MultiVectorStore):
+            raise ConfigError(
+                f"MultiVectorRetriever(vector_store=...) needs a MultiVectorStore, got "
+                f"{type(vector_store).__name__}"
+            )
+        self._store = vector_store
+        self._mode = search_mode(mode)
+        self._query = VectorStoreQuery(
+            similarity_top_k=similarity_top_k,
+            mode=_LLAMA_MODES[self._mode],
+            alpha=alpha,
+            filters=filters,
+            doc_ids=doc_ids,
+            node_ids=node_ids,
+            mmr_threshold=mmr_lambda,
+        )
+        self._options: dict[str, Any] = {
+            k: v
+            for k, v in {"fusion_type": fusion_type, "fetch_k": fetch_k}.items()
+            if v is not None
+        }
+        translate_filters(filters)  # a filter we cannot honour fails here, not at first query
+        super().__init__(callback_manager=callback_manager, verbose=verbose)
+
+    def _bundle_query(self, query_bundle: QueryBundle) -> VectorStoreQuery:
+        q = self._query
+        return VectorStoreQuery(
+            query_str=query_bundle.query_str,
+            similarity_top_k=q.similarity_top_k,
+            mode=q.mode,
+            alpha=q.alpha,
+            filters=q.filters,
+            doc_ids=q.doc_ids,
+            node_ids=q.node_ids,
+            mmr_threshold=q.mmr_threshold,
+        )
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = self._store.search(self._bundle_query(query_bundle), **self._options)
+        return _scored(hits)
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = await self._store.asearch(self._bundle_query(query_bundle), **self._options)
+        return _scored(hits)
+
+
+_LLAMA_MODES = {
+    SearchMode.VECTOR: VectorStoreQueryMode.DEFAULT,
+    SearchMode.HYBRID: VectorStoreQueryMode.HYBRID,
+    SearchMode.KEYWORD: VectorStoreQueryMode.TEXT_SEARCH,
+    SearchMode.MMR: VectorStoreQueryMode.MMR,
+}
+
+
+def _scored(hits: Sequence[RetrievedHit]) -> list[NodeWithScore]:
+    return [
+        MultiVectorNodeWithScore(
+            node=record_to_node(h.properties),
+            score=h.similarity,
+            raw_score=h.score,
+            explanation=h.explanation,
+        )
+        for h in hits
+    ]
+
+
+# -------------------------------------------------------------------- index
+def build_index(
+    vector_store: MultiVectorStore,
+    documents: Sequence[BaseNode] | None = None,
+    **kwargs: Any,
+) -> VectorStoreIndex:
+    """A ``VectorStoreIndex`` over ``vector_store`` that needs no single-vector model or API key.
+
+    With ``documents`` this is ``VectorStoreIndex.from_documents(documents, storage_context=...,
+    embed_model=no_embedding_model())`` (``kwargs`` go there, e.g. ``transformations``);
+    without, it wraps what the store already holds (``from_vector_store``).
+    """
+    kwargs.setdefault("embed_model", no_embedding_model())
+    if documents is None:
+        return VectorStoreIndex.from_vector_store(vector_store, **kwargs)
+    storage_context = StorageContext.from_defaults(vector_store=vector_store)
+    return VectorStoreIndex.from_documents(
+        list(documents),  # type: ignore[arg-type]
+        storage_context=storage_context,
+        **kwargs,
+    )
