@@ -78,6 +78,18 @@ class CollectionMeta:
         )
 
 
+def _n_floats(point: models.PointStruct) -> int:
+    """Floats of dense token vectors in ``point`` (bounds the size of one request)."""
+    vectors: Any = point.vector
+    if not isinstance(vectors, dict):
+        return 0
+    return sum(
+        len(v) * len(v[0])
+        for v in vectors.values()
+        if isinstance(v, list) and v and isinstance(v[0], list)
+    )
+
+
 def _meta_id(name: str) -> str:
     return str(_uuid.uuid5(_uuid.NAMESPACE_URL, f"multivector-collection:{name}"))
 
@@ -225,9 +237,7 @@ class QdrantClientBackend:
 
     def recreate_physical(self, meta: CollectionMeta, config: CollectionConfig) -> None:
         """Drop and recreate an empty physical collection with ``config``'s vector spaces."""
-        self.caller.call(
-            "recreate collection", self.qdrant.delete_collection, meta.physical
-        )
+        self.caller.call("recreate collection", self.qdrant.delete_collection, meta.physical)
         self._create_physical(meta.physical, config)
 
     def migrate_physical(self, meta: CollectionMeta, config: CollectionConfig) -> None:
@@ -251,7 +261,10 @@ class QdrantClientBackend:
 
             self.upsert_points(
                 new_name,
-                [models.PointStruct(id=p.id, vector=p.vector or {}, payload=p.payload) for p in points],
+                [
+                    models.PointStruct(id=p.id, vector=p.vector or {}, payload=p.payload)
+                    for p in points
+                ],
             )
             if offset is None:
                 break
@@ -265,10 +278,7 @@ class QdrantClientBackend:
         batch: list[models.PointStruct] = []
         floats = 0
         for point in points:
-            size = sum(
-                len(v) * len(v[0]) if isinstance(v, list) and v else 0
-                for v in (point.vector.values() if isinstance(point.vector, dict) else ())
-            )
+            size = _n_floats(point)
             if batch and (
                 len(batch) >= self.upsert_batch_size or floats + size > _MAX_FLOATS_PER_REQUEST
             ):
@@ -311,7 +321,9 @@ class QdrantClientBackend:
         meta = metas.get(name)
         if meta is None:
             self._handles.pop(name, None)
-            raise CollectionNotFoundError(f"no collection named {name!r} in Qdrant at {self._where}")
+            raise CollectionNotFoundError(
+                f"no collection named {name!r} in Qdrant at {self._where}"
+            )
         handle = self._handles.get(name)
         if handle is None or handle.physical_name != meta.physical:
             handle = QdrantCollection(self, meta)

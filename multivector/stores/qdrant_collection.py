@@ -261,9 +261,7 @@ class QdrantCollection:
                 with_vectors=self._dense_selector(include_vector),
             )
             by_id.update({str(p.id): p for p in found})
-        return [
-            self._stored(by_id[pid], include_vector) if pid in by_id else None for pid in pids
-        ]
+        return [self._stored(by_id[pid], include_vector) if pid in by_id else None for pid in pids]
 
     def _scan(
         self, native: models.Filter | None, payload: list[str], with_vectors: bool | list[str]
@@ -277,7 +275,9 @@ class QdrantCollection:
                 self.physical_name,
                 scroll_filter=native,
                 limit=_PAGE,
-                order_by=models.OrderBy(key=SEQ_KEY, direction=models.Direction.ASC, start_from=start),
+                order_by=models.OrderBy(
+                    key=SEQ_KEY, direction=models.Direction.ASC, start_from=start
+                ),
                 with_payload=[SEQ_KEY, *payload],
                 with_vectors=with_vectors,
             )
@@ -316,7 +316,9 @@ class QdrantCollection:
             return []
         out: list[StoredObject] = []
         payload = [ID_KEY, CREATED_KEY, UPDATED_KEY, PROPS_KEY]
-        for i, point in enumerate(self._scan(native, payload, self._dense_selector(include_vector))):
+        for i, point in enumerate(
+            self._scan(native, payload, self._dense_selector(include_vector))
+        ):
             if i >= offset:
                 out.append(self._stored(point, include_vector))
                 if limit is not None and len(out) >= limit:

@@ -39,7 +39,7 @@ class TranslatedFilter(NamedTuple):
 
 
 class _Inexpressible(Exception):
-    """This node has no exact Qdrant translation."""
+    """Raised when a node has no exact Qdrant translation."""
 
 
 def translate(node: FilterNode | None, config: CollectionConfig) -> TranslatedFilter:
