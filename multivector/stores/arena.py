@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from multivector._types import BoolArray, F32Array, I64Array
 from multivector.kernels import SearchResult, maxsim_scores, maxsim_search, maxsim_search_batch
+from multivector.stores.snapshot import PackedArena
 
 __all__ = ["TokenArena"]
 
@@ -71,7 +72,8 @@ class TokenArena:
         if self._tokens is None:
             self._tokens = np.empty((max(_MIN_CAPACITY, needed), dim), dtype=self._dtype)
             return
-        if needed > self._tokens.shape[0]:
+        if needed > self._tokens.shape[0] or not self._tokens.flags.writeable:
+            # A read-only (memory-mapped) arena is copied into memory on its first append.
             capacity = max(needed, int(self._tokens.shape[0] * 1.5) + 1)
             grown = np.empty((capacity, dim), dtype=self._dtype)
             used = self.n_tokens
@@ -83,6 +85,31 @@ class TokenArena:
             grown = np.zeros(max(needed + 1, int(self._offsets.shape[0] * 1.5)), dtype=np.int64)
             grown[: self._n_slots + 1] = self._offsets[: self._n_slots + 1]
             self._offsets = grown
+
+    @classmethod
+    def from_packed(
+        cls,
+        tokens: npt.NDArray[np.floating],
+        offsets: I64Array,
+        *,
+        dtype: str,
+        dimension: int | None,
+    ) -> TokenArena:
+        """An arena over ready packed arrays; ``tokens`` may be a read-only memory map (it is
+        used in place and copied only when something is appended).
+        """
+        out = cls(dtype=dtype, dimension=dimension)
+        n_slots = int(offsets.shape[0]) - 1
+        out._reserve_slots(n_slots)
+        out._offsets[: n_slots + 1] = offsets
+        out._n_slots = n_slots
+        if int(offsets[-1]) > 0:
+            out._tokens = tokens if tokens.dtype == out._dtype else tokens.astype(out._dtype)
+        return out
+
+    def packed(self) -> PackedArena:
+        """The used token rows and the offsets (views, not copies)."""
+        return PackedArena(self.tokens()[: self.n_tokens], self.offsets(), self._dimension)
 
     def append(self, matrices: Sequence[F32Array | None]) -> None:
         """Append one slot per matrix (None = no vector in this space: an empty slot)."""

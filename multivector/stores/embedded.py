@@ -4,12 +4,15 @@ Each object lives in a *slot* (an append-only row id). Replacing an object tombs
 slot and appends a new one, so every index (arenas, BM25, property columns) changes together;
 :meth:`EmbeddedCollection.compact` drops dead slots from all of them at once. An optional
 :class:`CollectionStorage` makes the collection durable: every change is written there first, in
-one transaction, and applied in memory only after it committed.
+one transaction, and applied in memory only after it committed. Every operation starts by polling
+the storage for changes other processes committed (a cheap check when nothing changed), so readers
+in other processes follow a writer.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -27,6 +30,7 @@ from multivector.stores.arena import TokenArena
 from multivector.stores.bm25 import BM25Index
 from multivector.stores.filters import evaluate_filter
 from multivector.stores.protocol import Hit, ObjectRecord, StoredObject
+from multivector.stores.snapshot import Snapshot, StorageDelta
 from multivector.stores.stopwords import Stopwords
 from multivector.stores.tokenize import tokenize, tokenize_value
 
@@ -52,6 +56,22 @@ class CollectionStorage(Protocol):
         """Every live object with its vectors, in write order."""
         ...
 
+    def snapshot(self) -> Snapshot:
+        """The whole collection in packed form, in write order (what a reopen installs)."""
+        ...
+
+    def poll(self) -> StorageDelta | None:
+        """What other connections committed since the last call (None: nothing)."""
+        ...
+
+    def prepare_write(self) -> None:
+        """Take the write lock (raise when it cannot be had); called before every write."""
+        ...
+
+    def compact(self, *, prune_log: bool) -> None:
+        """Give the space of deleted objects back (``prune_log``: drop the deletion log too)."""
+        ...
+
 
 class EmbeddedCollection:
     """One collection held in memory (optionally backed by durable storage)."""
@@ -74,21 +94,78 @@ class EmbeddedCollection:
         self._stopwords = Stopwords.from_config(config.inverted_index)
         self._sync_indexes()
         if storage is not None:
-            self._apply(list(storage.load()), [])
+            self._install(storage.snapshot())
 
     # ----------------------------------------------------------------- config
     @property
     def config(self) -> CollectionConfig:
         """The collection's configuration."""
-        return self._config
+        with self._lock:
+            self._refresh()
+            return self._config
 
     def set_config(self, config: CollectionConfig) -> None:
         """Replace the configuration (persisted first when durable)."""
         with self._lock:
             if self._storage is not None:
+                self._storage.prepare_write()
+                self._refresh()
                 self._storage.save_config(config)
             self._config = config
             self._sync_indexes()
+
+    # ---------------------------------------------------------------- storage
+    def _refresh(self) -> None:
+        """Apply what other processes committed since the last look (caller holds the lock)."""
+        if self._storage is None:
+            return
+        delta = self._storage.poll()
+        if delta is None:
+            return
+        if delta.reload is not None:
+            self._install(delta.reload)
+            return
+        if delta.config is not None and delta.config != self._config:
+            self._config = _keep_embedders(delta.config, self._config)
+            self._sync_indexes()
+        if delta.upserts or delta.deletes:
+            self._apply(delta.upserts, delta.deletes)
+
+    def _install(self, snap: Snapshot) -> None:
+        """Replace the whole in-memory state by ``snap`` (arenas used in place, BM25 rebuilt)."""
+        self._config = _keep_embedders(snap.config, self._config)
+        self._stopwords = Stopwords.from_config(self._config.inverted_index)
+        n = len(snap.uuids)
+        self._uuids = list[str | None](snap.uuids)
+        self._slot_of = {u: i for i, u in enumerate(snap.uuids)}
+        self._props = list[dict[str, Any] | None](snap.properties)
+        self._times = list(snap.times)
+        self._alive = np.ones(n, dtype=np.bool_)
+        self._n_dead = 0
+        self._columns.clear()
+        self._arenas = {}
+        for vec in self._config.vectors:
+            packed = snap.arenas.get(vec.name)
+            if packed is not None:
+                self._arenas[vec.name] = TokenArena.from_packed(
+                    packed.tokens, packed.offsets, dtype=vec.dtype, dimension=packed.dimension
+                )
+        self._bm25 = {}
+        self._sync_indexes()
+
+    def export_snapshot(self) -> Snapshot:
+        """The current state in packed form, dead slots dropped first (for the arena cache)."""
+        with self._lock:
+            self._refresh()
+            if self._n_dead:
+                self._compact_locked()
+            return Snapshot(
+                config=self._config,
+                uuids=[u for u in self._uuids if u is not None],
+                properties=[p for p in self._props if p is not None],
+                times=list(self._times),
+                arenas={name: arena.packed() for name, arena in self._arenas.items()},
+            )
 
     def _sync_indexes(self) -> None:
         for vec in self._config.vectors:
@@ -131,14 +208,19 @@ class EmbeddedCollection:
     # ------------------------------------------------------------------ writes
     def count(self) -> int:
         """Number of live objects."""
-        return len(self._slot_of)
+        with self._lock:
+            self._refresh()
+            return len(self._slot_of)
 
     def upsert(self, records: Sequence[ObjectRecord]) -> None:
         """Insert or replace records atomically (storage first, then memory)."""
         if not records:
             return
-        now = time.time()
         with self._lock:
+            if self._storage is not None:
+                self._storage.prepare_write()
+                self._refresh()
+            now = time.time()
             objects = []
             for rec in records:
                 old = self._slot_of.get(rec.uuid)
@@ -154,18 +236,25 @@ class EmbeddedCollection:
                 )
             if self._storage is not None:
                 self._storage.write(upserts=objects, deletes=[])
-            self._apply(objects, [])
+            self._after_write(self._apply(objects, []))
 
     def delete(self, uuids: Sequence[str]) -> int:
         """Delete objects atomically; returns how many existed."""
         with self._lock:
+            if self._storage is not None:
+                self._storage.prepare_write()
+                self._refresh()
             present = list(dict.fromkeys(u for u in uuids if u in self._slot_of))
             if not present:
                 return 0
             if self._storage is not None:
                 self._storage.write(upserts=[], deletes=present)
-            self._apply([], present)
+            self._after_write(self._apply([], present))
             return len(present)
+
+    def _after_write(self, compacted: bool) -> None:
+        if compacted and self._storage is not None:
+            self._storage.compact(prune_log=False)
 
     def _kill(self, slot: int) -> None:
         uuid = self._uuids[slot]
@@ -184,7 +273,8 @@ class EmbeddedCollection:
             grown[: self._alive.shape[0]] = self._alive
             self._alive = grown
 
-    def _apply(self, upserts: Sequence[StoredObject], deletes: Iterable[str]) -> None:
+    def _apply(self, upserts: Sequence[StoredObject], deletes: Iterable[str]) -> bool:
+        """Apply in memory; True when this triggered an automatic compaction."""
         self._columns.clear()
         for uuid in deletes:
             slot = self._slot_of.get(uuid)
@@ -213,11 +303,20 @@ class EmbeddedCollection:
                 self._arenas[name].append(matrices)
         if self._n_dead >= _MIN_DEAD and self._n_dead > AUTO_COMPACT_RATIO * len(self._uuids):
             self._compact_locked()
+            return True
+        return False
 
     def compact(self) -> None:
-        """Drop dead slots from every index and renumber the live ones."""
+        """Drop dead slots from every index and renumber the live ones; a durable collection
+        also gives the freed pages back to the file system and prunes its deletion log.
+        """
         with self._lock:
+            if self._storage is not None:
+                self._storage.prepare_write()
+                self._refresh()
             self._compact_locked()
+            if self._storage is not None:
+                self._storage.compact(prune_log=True)
 
     def _compact_locked(self) -> None:
         keep: I64Array = np.flatnonzero(self.alive()).astype(np.int64)
@@ -252,6 +351,7 @@ class EmbeddedCollection:
     def get(self, uuids: Sequence[str], *, include_vector: bool) -> list[StoredObject | None]:
         """Objects by uuid (None where missing), in order."""
         with self._lock:
+            self._refresh()
             out: list[StoredObject | None] = []
             for uuid in uuids:
                 slot = self._slot_of.get(uuid)
@@ -271,6 +371,7 @@ class EmbeddedCollection:
     ) -> list[StoredObject]:
         """Live matching objects in slot order, paginated."""
         with self._lock:
+            self._refresh()
             slots = np.flatnonzero(self._mask(filters)).tolist()
             end = None if limit is None else offset + limit
             return [self._stored(s, include_vector) for s in slots[offset:end]]
@@ -278,6 +379,7 @@ class EmbeddedCollection:
     def match(self, filters: FilterNode | None) -> list[str]:
         """Uuids of every live object matching ``filters``."""
         with self._lock:
+            self._refresh()
             return [
                 u for s in np.flatnonzero(self._mask(filters)).tolist() if (u := self._uuids[s])
             ]
@@ -292,6 +394,7 @@ class EmbeddedCollection:
     ) -> list[Hit]:
         """Exact MaxSim top-``limit`` among live objects matching ``filters``."""
         with self._lock:
+            self._refresh()
             arena = self._arenas.get(target_vector)
             if arena is None:
                 raise ConfigError(f"unknown vector {target_vector!r}")
@@ -318,6 +421,7 @@ class EmbeddedCollection:
     ) -> list[float | None]:
         """Exact MaxSim of ``query`` against each listed object (None: missing or no vector)."""
         with self._lock:
+            self._refresh()
             arena = self._arenas.get(target_vector)
             if arena is None:
                 raise ConfigError(f"unknown vector {target_vector!r}")
@@ -344,6 +448,7 @@ class EmbeddedCollection:
     ) -> list[Hit]:
         """BM25 top-``limit`` over ``(property, boost)`` pairs, summed, with the term operator."""
         with self._lock:
+            self._refresh()
             if limit <= 0 or not self._slot_of:
                 return []
             mask = self._mask(filters) if filters is not None else None
@@ -385,7 +490,20 @@ class EmbeddedCollection:
 
     def nbytes(self) -> dict[str, int]:
         """Bytes of token storage per vector space."""
-        return {name: arena.nbytes for name, arena in self._arenas.items()}
+        with self._lock:
+            self._refresh()
+            return {name: arena.nbytes for name, arena in self._arenas.items()}
+
+
+def _keep_embedders(new: CollectionConfig, old: CollectionConfig) -> CollectionConfig:
+    """``new`` with the embedder objects of ``old`` (storage keeps configuration, not objects)."""
+    vectors = []
+    for vec in new.vectors:
+        prev = old.vector(vec.name)
+        if vec.embedder is None and prev is not None and prev.embedder is not None:
+            vec = dataclasses.replace(vec, embedder=prev.embedder)
+        vectors.append(vec)
+    return dataclasses.replace(new, vectors=tuple(vectors))
 
 
 def _tok(tokenization: Tokenization | None) -> Tokenization:

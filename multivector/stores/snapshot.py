@@ -1,0 +1,52 @@
+"""Records exchanged between the embedded collection and its durable storage.
+
+A :class:`Snapshot` is a whole collection in packed form (what a reopen installs in one step);
+a :class:`StorageDelta` is what other processes committed since this one last looked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from multivector._types import I64Array
+from multivector.config import CollectionConfig
+from multivector.stores.protocol import StoredObject
+
+__all__ = ["PackedArena", "Snapshot", "StorageDelta"]
+
+
+@dataclass(frozen=True)
+class PackedArena:
+    """One vector space in packed form: ``tokens[offsets[i]:offsets[i+1]]`` belong to slot ``i``.
+
+    ``tokens`` may be a read-only memory map; ``dimension`` is None while the space is empty.
+    """
+
+    tokens: npt.NDArray[np.floating]
+    offsets: I64Array
+    dimension: int | None
+
+
+@dataclass
+class Snapshot:
+    """Every live object of a collection, in slot (= write) order."""
+
+    config: CollectionConfig
+    uuids: list[str]
+    properties: list[dict[str, Any]]
+    times: list[tuple[float, float]]
+    arenas: dict[str, PackedArena] = field(default_factory=dict)
+
+
+@dataclass
+class StorageDelta:
+    """Changes committed by other connections: apply ``reload`` wholesale when it is set."""
+
+    config: CollectionConfig | None = None
+    upserts: list[StoredObject] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    reload: Snapshot | None = None
