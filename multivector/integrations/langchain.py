@@ -326,11 +326,21 @@ class MultiVectorStore(VectorStore):
             out[name] = value
         return self._retriever.with_settings(**out)
 
-    def _needs_embedding(self, s: RetrieverSettings) -> bool:
-        wants = s.mode in (SearchMode.VECTOR, SearchMode.MMR) or (
-            s.mode is SearchMode.HYBRID and s.alpha > 0
-        )
-        return wants and self._self_embed
+    def _embed(self, query: str, s: RetrieverSettings) -> F32Array | None:
+        # Every mode but keyword gets a query matrix (the core Retriever wants one for hybrid even
+        # at alpha 0): ours when we embed, else the collection's embedder through the Retriever.
+        if s.mode is SearchMode.KEYWORD:
+            return None
+        if self._self_embed and self._embedder is not None:
+            return self._embedder.as_matrix(self._embedder.embed_query(query))
+        return self._retriever.embed_query(query, s)
+
+    async def _aembed(self, query: str, s: RetrieverSettings) -> F32Array | None:
+        if s.mode is SearchMode.KEYWORD:
+            return None
+        if self._self_embed and self._embedder is not None:
+            return self._embedder.as_matrix(await self._embedder.aembed_query(query))
+        return await self._retriever.aembed_query(query, s)
 
     def _query_matrix(self, vector: Any) -> F32Array:
         return as_matrix(vector, normalize=self._embedder is not None and self._embedder.normalize)
@@ -359,9 +369,14 @@ class MultiVectorStore(VectorStore):
         """The one search core: any search type, a query text or matrix, every option."""
         s = self._overrides(search_type, k, options)
         matrix = self._query_matrix(vector) if vector is not None else None
-        if matrix is None and self._needs_embedding(s) and self._embedder is not None:
-            matrix = self._embedder.as_matrix(self._embedder.embed_query(query))
-        hits = self._retriever.retrieve(query, vector=matrix, **_as_kwargs(s))
+        if matrix is None:
+            matrix = self._embed(query, s)
+        if _alpha_zero_hybrid(
+            s
+        ):  # core Retriever.retrieve drops the matrix at alpha 0, then refuses
+            hits = self._retriever._search(query, matrix, s)
+        else:
+            hits = self._retriever.retrieve(query, vector=matrix, **_as_kwargs(s))
         return self._finish(hits, s, score_threshold)
 
     async def ascored_search(
@@ -377,9 +392,12 @@ class MultiVectorStore(VectorStore):
         """Async :meth:`scored_search`."""
         s = self._overrides(search_type, k, options)
         matrix = self._query_matrix(vector) if vector is not None else None
-        if matrix is None and self._needs_embedding(s) and self._embedder is not None:
-            matrix = self._embedder.as_matrix(await self._embedder.aembed_query(query))
-        hits = await self._retriever.aretrieve(query, vector=matrix, **_as_kwargs(s))
+        if matrix is None:
+            matrix = await self._aembed(query, s)
+        if _alpha_zero_hybrid(s):  # see scored_search
+            hits = await asyncio.to_thread(self._retriever._search, query, matrix, s)
+        else:
+            hits = await self._retriever.aretrieve(query, vector=matrix, **_as_kwargs(s))
         return self._finish(hits, s, score_threshold)
 
     # ---------------------------------------------------------------- LangChain search API
@@ -558,6 +576,10 @@ class MultiVectorStore(VectorStore):
         tags = kwargs.pop("tags", None) or [*self._get_retriever_tags()]
         kwargs.setdefault("search_type", "similarity")
         return MultiVectorRetriever(vectorstore=self, tags=tags, **kwargs)
+
+
+def _alpha_zero_hybrid(s: RetrieverSettings) -> bool:
+    return s.mode is SearchMode.HYBRID and s.alpha == 0
 
 
 def _as_kwargs(s: RetrieverSettings) -> dict[str, Any]:
