@@ -48,7 +48,7 @@ def _half_bits_to_f32(typingctx: Any, bits: Any) -> Any:
 
 @overload(as_f32, inline="always")
 def _as_f32_jit(value: Any) -> Callable[[Any], Any] | None:
-    # the implementations repeat as_f32's signature exactly (numba compares them, annotations too)
+    # the implementations repeat this function's parameters exactly (numba compares them, annotations too)
     if value == types.uint16:
 
         def widen(value: Any) -> np.float32:

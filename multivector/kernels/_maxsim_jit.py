@@ -1,23 +1,29 @@
 """Compiled exact MaxSim over a packed token arena: the numba kernels behind :mod:`.maxsim`.
 
-Layout: ``queries`` ``[R, d]`` float32 stacks the token rows of one or more queries, query ``j``
-owning rows ``query_offsets[j]:query_offsets[j + 1]``; ``tokens`` ``[capacity, d]`` is the arena,
-float32 or float16 bits as uint16 (see :mod:`._f16`); document ``i`` owns rows
-``offsets[i]:offsets[i + 1]``. ``scores[j, i]`` = sum over query ``j``'s rows of the max over
-document ``i``'s rows of the dot product, or -inf for an empty or masked-out document.
+Layout: ``qt`` ``[n_groups, d, 16]`` float32 holds the rows of one or more queries, transposed
+in zero-padded groups of 16 (query ``j`` owns lanes ``lane_starts[j] : lane_starts[j] +
+lengths[j]``); ``tokens`` ``[capacity, d]`` is the arena, float32 or float16 bits as uint16 (see
+:mod:`._f16`); document ``i`` owns rows ``offsets[i]:offsets[i + 1]``. ``scores[j, i]`` = sum over
+query ``j``'s rows of the max over document ``i``'s rows of the dot product, or -inf for an empty
+or masked-out document.
 
 How it is fast (and why it looks the way it does):
 
-- one pass over the arena serves every query of a batch: each document is read once, while all
-  query rows (a few KiB, L1/L2 resident) are scored against it;
-- a register-blocked micro-kernel scores 4 query rows against 4 document rows at once: 16
-  accumulators vectorised over the embedding dimension, 8 loads per 16 fused multiply-adds;
-- a document is walked in blocks of 4 rows; the last block overlaps the previous one instead of
-  being padded (max is idempotent), so only documents shorter than 4 rows take the slow path;
-- kernels index the full arrays with computed offsets and never slice: a view inside the
-  ``prange`` body costs numba its no-alias knowledge and the loop its vectorisation;
-- ``fastmath`` is limited to reassociation and contraction (needed to vectorise the dot products);
-  ``nnan``/``ninf`` stay off because -inf is a real value here (the start of every max).
+- the micro-kernel vectorises over query tokens: 16 query rows x 8 document rows = 128 float32
+  accumulators, which LLVM keeps in 8 SIMD registers (a never-escaping stack array, see
+  :mod:`._stack`); per embedding dimension one vector load of the query lanes and 8 broadcast
+  fused multiply-adds, no horizontal sums: the inner loop of a GEMM micro-kernel;
+- a document is walked in blocks of 8 rows, copied (float16 widened) into a small float32
+  scratch that stays in L1; the last block overlaps the previous one instead of being padded and
+  a document shorter than 8 rows repeats its last row (max is idempotent), so there is no
+  separate slow path;
+- one pass over the arena serves every query of a batch: each block is loaded once and scored
+  against all query groups (L1/L2 resident);
+- kernels index full arrays with computed offsets and never slice: a view inside the ``prange``
+  body costs numba its no-alias knowledge and the loop its vectorisation;
+- ``fastmath`` is only ``contract`` (FMA): each accumulator is a plain sequential sum, so results
+  are deterministic and identical between the serial and parallel drivers; ``nnan``/``ninf``
+  must stay off because -inf is a real value here (the start of every max).
 
 Kernels trust their inputs; :mod:`.maxsim` validates once.
 """
@@ -31,8 +37,9 @@ import numpy as np
 from numba import njit, prange
 
 from multivector.kernels._f16 import as_f32
+from multivector.kernels._stack import stack_array
 
-__all__ = ["maxsim_parallel", "maxsim_serial"]
+__all__ = ["LANES", "maxsim_parallel", "maxsim_serial"]
 
 Array = np.ndarray
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -44,115 +51,105 @@ def _kernel(**options: Any) -> Callable[[_F], _F]:
     return decorator
 
 
-_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+#: Only contraction into fused multiply-adds; no reassociation is needed (every accumulator is a
+#: plain sequential sum) and ``nnan``/``ninf`` must stay off: -inf is the start of every max.
+_FASTMATH = {"contract"}
 _NEG_INF = np.float32(-np.inf)
 _ZERO = np.float32(0.0)
-#: Documents per scheduling unit of the parallel loop (each unit owns one scratch buffer).
+#: Query rows per SIMD vector: the micro-kernel vectorises over query tokens.
+LANES = 16
+#: Document rows per micro-kernel block (``LANES * ROWS`` = 128 accumulators = 8 zmm registers).
+ROWS = 8
+#: Documents per scheduling unit of the parallel loop (each unit owns its scratch buffers).
 _CHUNK = 64
-#: Document rows per micro-kernel block; shorter documents take :func:`_short_doc`.
-_DOC_BLOCK = 4
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _block_4x4(queries: Array, tokens: Array, row: int, base: int, best: Array) -> None:
-    """Raise ``best[row:row+4]`` to the max dot product with arena rows ``base:base+4``."""
-    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = _ZERO
-    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = _ZERO
-    for k in range(queries.shape[1]):
-        t0 = as_f32(tokens[base, k])
-        t1 = as_f32(tokens[base + 1, k])
-        t2 = as_f32(tokens[base + 2, k])
-        t3 = as_f32(tokens[base + 3, k])
-        x0 = queries[row, k]
-        s00 += x0 * t0
-        s01 += x0 * t1
-        s02 += x0 * t2
-        s03 += x0 * t3
-        x1 = queries[row + 1, k]
-        s10 += x1 * t0
-        s11 += x1 * t1
-        s12 += x1 * t2
-        s13 += x1 * t3
-        x2 = queries[row + 2, k]
-        s20 += x2 * t0
-        s21 += x2 * t1
-        s22 += x2 * t2
-        s23 += x2 * t3
-        x3 = queries[row + 3, k]
-        s30 += x3 * t0
-        s31 += x3 * t1
-        s32 += x3 * t2
-        s33 += x3 * t3
-    best[row] = max(best[row], max(max(s00, s01), max(s02, s03)))
-    best[row + 1] = max(best[row + 1], max(max(s10, s11), max(s12, s13)))
-    best[row + 2] = max(best[row + 2], max(max(s20, s21), max(s22, s23)))
-    best[row + 3] = max(best[row + 3], max(max(s30, s31), max(s32, s33)))
+def _block_max(qt: Array, chunk: int, block: Array, dim: int, best: Array) -> None:
+    """Raise ``best[chunk*16 + l]`` to the max over the 8 block rows of dot(query lane l, row).
+
+    ``qt[chunk]`` is ``[dim, 16]``: 16 query rows transposed. ``block`` holds 8 document rows
+    (float32, ``[8 * dim]``). The 8 x 16 accumulators live in registers: per ``k`` one vector
+    load of the query lanes and 8 broadcast fused multiply-adds.
+    """
+    acc = stack_array(128)  # ROWS * LANES, a literal: the stack array's size is compile-time
+    for x in range(128):
+        acc[x] = _ZERO
+    for k in range(dim):
+        t0 = block[k]
+        t1 = block[dim + k]
+        t2 = block[2 * dim + k]
+        t3 = block[3 * dim + k]
+        t4 = block[4 * dim + k]
+        t5 = block[5 * dim + k]
+        t6 = block[6 * dim + k]
+        t7 = block[7 * dim + k]
+        for lane in range(16):
+            x = qt[chunk, k, lane]
+            acc[lane] += t0 * x
+            acc[16 + lane] += t1 * x
+            acc[32 + lane] += t2 * x
+            acc[48 + lane] += t3 * x
+            acc[64 + lane] += t4 * x
+            acc[80 + lane] += t5 * x
+            acc[96 + lane] += t6 * x
+            acc[112 + lane] += t7 * x
+    out = chunk * 16
+    for lane in range(16):
+        top = max(
+            max(max(acc[lane], acc[16 + lane]), max(acc[32 + lane], acc[48 + lane])),
+            max(max(acc[64 + lane], acc[80 + lane]), max(acc[96 + lane], acc[112 + lane])),
+        )
+        best[out + lane] = max(best[out + lane], top)
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _block_1x4(queries: Array, tokens: Array, row: int, base: int, best: Array) -> None:
-    """Raise ``best[row]`` to the max dot product with arena rows ``base:base+4``."""
-    s0 = s1 = s2 = s3 = _ZERO
-    for k in range(queries.shape[1]):
-        x = queries[row, k]
-        s0 += x * as_f32(tokens[base, k])
-        s1 += x * as_f32(tokens[base + 1, k])
-        s2 += x * as_f32(tokens[base + 2, k])
-        s3 += x * as_f32(tokens[base + 3, k])
-    best[row] = max(best[row], max(max(s0, s1), max(s2, s3)))
+def _load_block(tokens: Array, start: int, stop: int, base: int, block: Array) -> None:
+    """Copy 8 arena rows from ``base`` into ``block`` as float32 (widening float16 bits).
+
+    A document shorter than 8 rows repeats its last row: duplicates leave every max unchanged.
+    """
+    dim = tokens.shape[1]
+    for j in range(ROWS):
+        row = min(base + j, stop - 1)
+        for k in range(dim):
+            block[j * dim + k] = as_f32(tokens[row, k])
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _short_doc(queries: Array, tokens: Array, start: int, stop: int, best: Array) -> None:
-    """``best[r]`` = max over arena rows ``start:stop`` of the dot product with query row ``r``."""
-    for row in range(queries.shape[0]):
-        top = _NEG_INF
-        for t in range(start, stop):
-            acc = _ZERO
-            for k in range(queries.shape[1]):
-                acc += queries[row, k] * as_f32(tokens[t, k])
-            top = max(top, acc)
-        best[row] = top
-
-
-@_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _doc_best(queries: Array, tokens: Array, start: int, stop: int, best: Array) -> None:
-    """Fill ``best[r]`` with the max dot product of query row ``r`` over one document (non-empty)."""
-    n_rows = queries.shape[0]
-    if stop - start < _DOC_BLOCK:
-        _short_doc(queries, tokens, start, stop, best)
-        return
-    for row in range(n_rows):
-        best[row] = _NEG_INF
+def _doc_best(qt: Array, tokens: Array, start: int, stop: int, block: Array, best: Array) -> None:
+    """Fill ``best[r]`` with the max over one non-empty document of dot(query row r, doc row)."""
+    n_chunks = qt.shape[0]
+    dim = tokens.shape[1]
+    for i in range(n_chunks * LANES):
+        best[i] = _NEG_INF
     base = start
     while base < stop:
-        if base + _DOC_BLOCK > stop:  # overlap the last block with the previous one
-            base = stop - _DOC_BLOCK
-        row = 0
-        while row + 4 <= n_rows:
-            _block_4x4(queries, tokens, row, base, best)
-            row += 4
-        while row < n_rows:
-            _block_1x4(queries, tokens, row, base, best)
-            row += 1
-        base += _DOC_BLOCK
+        if base + ROWS > stop:  # the last block overlaps the previous one (max is idempotent)
+            base = max(start, stop - ROWS)
+        _load_block(tokens, start, stop, base, block)
+        for chunk in range(n_chunks):
+            _block_max(qt, chunk, block, dim, best)
+        base += ROWS
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
 def _score_docs(
-    queries: Array,
-    query_offsets: Array,
+    qt: Array,
+    lane_starts: Array,
+    lengths: Array,
     tokens: Array,
     offsets: Array,
     mask: Array,
     use_mask: bool,
     lo: int,
     hi: int,
-    best: Array,
     out: Array,
 ) -> None:
     """Write ``out[:, lo:hi]``: the MaxSim of every query against documents ``lo:hi``."""
-    n_queries = query_offsets.shape[0] - 1
+    n_queries = lengths.shape[0]
+    block = np.empty(ROWS * tokens.shape[1], dtype=np.float32)
+    best = np.empty(qt.shape[0] * LANES, dtype=np.float32)
     for doc in range(lo, hi):
         start = offsets[doc]
         stop = offsets[doc + 1]
@@ -160,37 +157,51 @@ def _score_docs(
             for j in range(n_queries):
                 out[j, doc] = _NEG_INF
             continue
-        _doc_best(queries, tokens, start, stop, best)
+        _doc_best(qt, tokens, start, stop, block, best)
         for j in range(n_queries):
             total = _ZERO
-            for row in range(query_offsets[j], query_offsets[j + 1]):
-                total += best[row]
+            for lane in range(lane_starts[j], lane_starts[j] + lengths[j]):
+                total += best[lane]
             out[j, doc] = total
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True, parallel=True)
 def maxsim_parallel(
-    queries: Array, query_offsets: Array, tokens: Array, offsets: Array, mask: Array, use_mask: bool
+    qt: Array,
+    lane_starts: Array,
+    lengths: Array,
+    tokens: Array,
+    offsets: Array,
+    mask: Array,
+    use_mask: bool,
 ) -> Array:
-    """MaxSim scores ``[n_queries, n_docs]`` float32, documents spread over numba's threads."""
+    """MaxSim scores ``[n_queries, n_docs]`` float32, documents spread over numba's threads.
+
+    ``qt`` ``[n_chunks, dim, 16]`` holds every query's rows transposed in zero-padded groups of
+    16; query ``j``'s rows are lanes ``lane_starts[j] : lane_starts[j] + lengths[j]``.
+    """
     n_docs = offsets.shape[0] - 1
-    out = np.empty((query_offsets.shape[0] - 1, n_docs), dtype=np.float32)
-    n_chunks = (n_docs + _CHUNK - 1) // _CHUNK
-    for chunk in prange(n_chunks):
-        best = np.empty(queries.shape[0], dtype=np.float32)
-        lo = chunk * _CHUNK
+    out = np.empty((lengths.shape[0], n_docs), dtype=np.float32)
+    n_units = (n_docs + _CHUNK - 1) // _CHUNK
+    for unit in prange(n_units):
+        lo = unit * _CHUNK
         hi = min(n_docs, lo + _CHUNK)
-        _score_docs(queries, query_offsets, tokens, offsets, mask, use_mask, lo, hi, best, out)
+        _score_docs(qt, lane_starts, lengths, tokens, offsets, mask, use_mask, lo, hi, out)
     return out
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
 def maxsim_serial(
-    queries: Array, query_offsets: Array, tokens: Array, offsets: Array, mask: Array, use_mask: bool
+    qt: Array,
+    lane_starts: Array,
+    lengths: Array,
+    tokens: Array,
+    offsets: Array,
+    mask: Array,
+    use_mask: bool,
 ) -> Array:
     """Same result as :func:`maxsim_parallel`, on the calling thread only."""
     n_docs = offsets.shape[0] - 1
-    out = np.empty((query_offsets.shape[0] - 1, n_docs), dtype=np.float32)
-    best = np.empty(queries.shape[0], dtype=np.float32)
-    _score_docs(queries, query_offsets, tokens, offsets, mask, use_mask, 0, n_docs, best, out)
+    out = np.empty((lengths.shape[0], n_docs), dtype=np.float32)
+    _score_docs(qt, lane_starts, lengths, tokens, offsets, mask, use_mask, 0, n_docs, out)
     return out

@@ -27,7 +27,7 @@ import numpy as np
 
 from multivector._types import BoolArray, F32Array, I64Array
 from multivector.errors import ConfigError, DimensionMismatchError, InvalidVectorError
-from multivector.kernels._maxsim_jit import maxsim_parallel, maxsim_serial
+from multivector.kernels._maxsim_jit import LANES, maxsim_parallel, maxsim_serial
 from multivector.kernels.topk import SearchResult, check_k, topk
 
 __all__ = ["maxsim_scores", "maxsim_scores_batch", "maxsim_search", "maxsim_search_batch"]
@@ -70,11 +70,11 @@ def maxsim_scores_batch(
     Row ``j`` equals ``maxsim_scores(queries[j], ...)``. Raises like :func:`maxsim_scores`.
     """
     arena, bounds, keep, use_mask = _check_arena(tokens, offsets, mask)
-    stacked, query_offsets = _stack_queries(queries, dim=arena.shape[1])
-    if stacked.shape[0] == 0:
+    qt, lane_starts, lengths = _stack_queries(queries, dim=arena.shape[1])
+    if lengths.shape[0] == 0:
         return np.empty((0, bounds.shape[0] - 1), dtype=np.float32)
     kernel = maxsim_parallel if parallel else maxsim_serial
-    out: F32Array = kernel(stacked, query_offsets, arena, bounds, keep, use_mask)
+    out: F32Array = kernel(qt, lane_starts, lengths, arena, bounds, keep, use_mask)
     return out
 
 
@@ -162,11 +162,18 @@ def _check_arena(
     return arena, offsets, mask, True
 
 
-def _stack_queries(queries: Sequence[np.ndarray], *, dim: int) -> tuple[F32Array, I64Array]:
-    """Stack the query matrices into one C-contiguous float32 array plus row offsets."""
+def _stack_queries(
+    queries: Sequence[np.ndarray], *, dim: int
+) -> tuple[F32Array, I64Array, I64Array]:
+    """Lay the queries out for the kernels: transposed, in zero-padded groups of ``LANES`` rows.
+
+    Returns ``qt`` float32 ``[n_groups, dim, LANES]`` (C-contiguous), and per query the first
+    lane ``lane_starts[j]`` and row count ``lengths[j]`` (query ``j`` owns lanes
+    ``lane_starts[j] : lane_starts[j] + lengths[j]``, each query starting a fresh group).
+    """
     if isinstance(queries, np.ndarray):
         raise ConfigError("queries must be a sequence of matrices; wrap a single query in a list")
-    matrices: list[F32Array] = []
+    matrices: list[np.ndarray] = []
     for j, query in enumerate(queries):
         matrix = np.asarray(query)
         where = f"query {j}" if len(queries) > 1 else "query"
@@ -183,12 +190,15 @@ def _stack_queries(queries: Sequence[np.ndarray], *, dim: int) -> tuple[F32Array
             np.issubdtype(matrix.dtype, np.floating) or np.issubdtype(matrix.dtype, np.integer)
         ):
             raise InvalidVectorError(f"{where} must hold numbers, got dtype {matrix.dtype}")
-        matrices.append(matrix.astype(np.float32, copy=False))
+        matrices.append(matrix)
     lengths = np.array([m.shape[0] for m in matrices], dtype=np.int64)
-    query_offsets = np.zeros(len(matrices) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=query_offsets[1:])
-    if matrices:
-        stacked = np.ascontiguousarray(np.concatenate(matrices, axis=0), dtype=np.float32)
-    else:
-        stacked = np.zeros((0, dim), dtype=np.float32)
-    return stacked, query_offsets
+    groups = (lengths + LANES - 1) // LANES
+    group_starts = np.zeros(len(matrices) + 1, dtype=np.int64)
+    np.cumsum(groups, out=group_starts[1:])
+    qt = np.zeros((int(group_starts[-1]), dim, LANES), dtype=np.float32)
+    for matrix, first, n_rows in zip(matrices, group_starts, lengths, strict=False):
+        for g in range(int(n_rows + LANES - 1) // LANES):
+            rows = matrix[g * LANES : (g + 1) * LANES]
+            qt[first + g, :, : rows.shape[0]] = rows.T
+    lane_starts: I64Array = group_starts[:-1] * LANES
+    return qt, lane_starts, lengths
