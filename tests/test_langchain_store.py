@@ -496,6 +496,31 @@ def test_from_texts_reuses_an_existing_collection(mv_client: multivector.Client)
     assert ids(again.get_by_ids(["1", "2"])) == ["1", "2"]
 
 
+def test_from_texts_with_langchain_embeddings_and_custom_keys(
+    mv_client: multivector.Client,
+) -> None:
+    emb = DeterministicFakeEmbedding(size=6)
+    store = MultiVectorStore.from_texts(
+        ["foo", "bar"],
+        emb,
+        metadatas=[{"a": 1}, {"a": 2}],
+        ids=["f", "b"],
+        collection_name="Keys",
+        client=mv_client,
+        text_key="body",
+        metadata_key="meta",
+    )
+    assert store.embeddings is emb
+    assert {p.name for p in store.collection.config.properties} == {"body", "meta"}
+    assert store.similarity_search("bar", k=1) == [
+        Document(id="b", page_content="bar", metadata={"a": 2})
+    ]
+    reopened = MultiVectorStore.from_texts(
+        [], emb, collection_name="Keys", client=mv_client, text_key="body", metadata_key="meta"
+    )
+    assert reopened.embeddings is emb and ids(reopened.get_by_ids(["f"])) == ["f"]
+
+
 def test_failed_objects_raise(mv_client: multivector.Client) -> None:
     store = MultiVectorStore.from_texts([], WordEmbedder(), client=mv_client)
     with pytest.raises(InvalidObjectError, match="failed"):

@@ -517,20 +517,24 @@ class MultiVectorStore(VectorStore):
         name = collection_name or f"LangChain_{_uuid.uuid4().hex}"
         adapter = _adapt(embedding)
         if client.collections.exists(name):
-            return cls(client.collections.use(name), adapter, **kwargs)
-        if adapter is None:
+            collection = client.collections.use(name)
+        elif adapter is None:
             raise ConfigError("from_texts() needs an embedding to create a collection")
-        collection = client.collections.create(
-            name,
-            vector_config=Configure.MultiVectors.text2vec(
-                name=VECTOR_NAME, embedder=adapter, source_properties=["text"]
-            ),
-            properties=[
-                Property(name="text", data_type=DataType.TEXT),
-                Property(name="metadata", data_type=DataType.OBJECT),
-            ],
-            auto_schema=False,
-        )
+        else:
+            text_key = kwargs.get("text_key", "text")
+            collection = client.collections.create(
+                name,
+                vector_config=Configure.MultiVectors.text2vec(
+                    name=VECTOR_NAME, embedder=adapter, source_properties=[text_key]
+                ),
+                properties=[
+                    Property(name=text_key, data_type=DataType.TEXT),
+                    Property(
+                        name=kwargs.get("metadata_key", "metadata"), data_type=DataType.OBJECT
+                    ),
+                ],
+                auto_schema=False,
+            )
         store = cls(collection, adapter, **kwargs)
         store._source_embedding = embedding
         return store
