@@ -14,12 +14,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from conftest import make_client, unit_rows
 
 import multivector
 from multivector.config import Configure, DataType, Property
 from multivector.query import BM25Operator, Filter, FilterNode, HybridFusion
-
-from conftest import make_client, unit_rows
 
 WORDS = [f"w{i}" for i in range(120)] + ["fox", "dog", "quick", "lazy", "the", "and", "of"]
 N_DOCS = 240
