@@ -119,7 +119,8 @@ class Retriever:
         return replace(self.settings, **clean) if clean else self.settings
 
     # --------------------------------------------------------------- embedding
-    def _needs_vector(self, s: RetrieverSettings) -> bool:
+    def needs_vector(self, s: RetrieverSettings) -> bool:
+        """Whether settings ``s`` need a query matrix (vector / mmr, or hybrid with alpha > 0)."""
         return s.mode in (SearchMode.VECTOR, SearchMode.MMR) or (
             s.mode is SearchMode.HYBRID and s.alpha > 0
         )
@@ -158,13 +159,13 @@ class Retriever:
         """Run the configured search; ``vector`` is a query matrix (skips embedding)."""
         s = self.with_settings(**overrides)
         matrix = None
-        if self._needs_vector(s):
+        if self.needs_vector(s):
             matrix = (
                 np.asarray(vector, dtype=np.float32)
                 if vector is not None
                 else self.embed_query(query, s)
             )
-        return self._search(query, matrix, s)
+        return self.search(query, matrix, s)
 
     async def aretrieve(
         self, query: str, *, vector: Any = None, **overrides: Any
@@ -172,17 +173,18 @@ class Retriever:
         """Async :meth:`retrieve`: embeds with the embedder's async method, searches in a thread."""
         s = self.with_settings(**overrides)
         matrix = None
-        if self._needs_vector(s):
+        if self.needs_vector(s):
             matrix = (
                 np.asarray(vector, dtype=np.float32)
                 if vector is not None
                 else await self.aembed_query(query, s)
             )
-        return await asyncio.to_thread(self._search, query, matrix, s)
+        return await asyncio.to_thread(self.search, query, matrix, s)
 
-    def _search(
+    def search(
         self, query: str, matrix: F32Array | None, s: RetrieverSettings
     ) -> list[RetrievedHit]:
+        """Run settings ``s`` with an already computed query ``matrix`` (None for keyword-only)."""
         q = self.collection.query
         props = list(s.query_properties) if s.query_properties is not None else None
         if s.mode is SearchMode.KEYWORD:
@@ -194,8 +196,22 @@ class Retriever:
                 operator=s.bm25_operator,
             )
             return [_hit(o, o.metadata.score or 0.0, o.metadata.score or 0.0) for o in res.objects]
+        if s.mode is SearchMode.HYBRID:  # alpha == 0 needs no matrix
+            res = q.hybrid(
+                query,
+                alpha=s.alpha,
+                vector=matrix,
+                target_vector=s.target_vector,
+                fusion_type=s.fusion_type,
+                limit=s.limit,
+                filters=s.filters,
+                query_properties=props,
+                bm25_operator=s.bm25_operator,
+                max_vector_distance=s.max_vector_distance,
+            )
+            return [_hit(o, o.metadata.score or 0.0, o.metadata.score or 0.0) for o in res.objects]
         if matrix is None:
-            raise ConfigError("this search mode needs a query matrix")
+            raise ConfigError(f"search mode {s.mode.value!r} needs a query matrix")
         n_q = max(int(matrix.shape[0]), 1) if matrix.ndim == 2 else 1
         if s.mode is SearchMode.VECTOR:
             res = q.near_vector(
@@ -209,37 +225,27 @@ class Retriever:
                 _hit(o, -(o.metadata.distance or 0.0), -(o.metadata.distance or 0.0) / n_q)
                 for o in res.objects
             ]
-        if s.mode is SearchMode.MMR:
-            name = self.collection.resolve_target(s.target_vector).name
-            res = q.near_vector(
-                matrix,
-                target_vector=name,
-                limit=max(s.fetch_k, s.limit),
-                filters=s.filters,
-                include_vector=[name],
-            )
-            docs = [np.asarray(o.vector[name], dtype=np.float32) for o in res.objects]
-            rel = np.asarray(
-                [-(o.metadata.distance or 0.0) / n_q for o in res.objects], dtype=np.float64
-            )
-            order = mmr_select(rel, docs, k=s.limit, lambda_mult=s.mmr_lambda)
-            return [
-                _hit(res.objects[i], -(res.objects[i].metadata.distance or 0.0), float(rel[i]))
-                for i in order
-            ]
-        res = q.hybrid(
-            query,
-            alpha=s.alpha,
-            vector=matrix,
-            target_vector=s.target_vector,
-            fusion_type=s.fusion_type,
-            limit=s.limit,
+        # MMR: relevance and diversity on the same mean-cosine scale.
+        name = self.collection.resolve_target(s.target_vector).name
+        res = q.near_vector(
+            matrix,
+            target_vector=name,
+            limit=max(s.fetch_k, s.limit),
             filters=s.filters,
-            query_properties=props,
-            bm25_operator=s.bm25_operator,
-            max_vector_distance=s.max_vector_distance,
+            include_vector=[name],
         )
-        return [_hit(o, o.metadata.score or 0.0, o.metadata.score or 0.0) for o in res.objects]
+        docs = [np.asarray(o.vector[name], dtype=np.float32) for o in res.objects]
+        rel = np.asarray(
+            [-(o.metadata.distance or 0.0) / n_q for o in res.objects], dtype=np.float64
+        )
+        order = mmr_select(rel, docs, k=s.limit, lambda_mult=s.mmr_lambda)
+        return [
+            _hit(res.objects[i], -(res.objects[i].metadata.distance or 0.0), float(rel[i]))
+            for i in order
+        ]
+
+    _search = search  # kept for integrations written against the first draft
+    _needs_vector = needs_vector
 
     def retrieve_many(self, queries: Sequence[str], **overrides: Any) -> list[list[RetrievedHit]]:
         """Retrieve for several queries (one after another; the store serves each exactly)."""
