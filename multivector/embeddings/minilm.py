@@ -40,7 +40,8 @@ for it; anything with ``embed_documents`` / ``embed_query`` satisfies the
         def embed_query(self, text):
             return next(iter(self.model.query_embed(text)))
 
-Jina AI's multi-vector API (``jina-colbert-v2``) is served by this package's Jina embedder.
+Jina AI's hosted multi-vector models (``jina-colbert-v2``) are served by
+:class:`multivector.embeddings.JinaEmbeddings`.
 
 Choices made here (and held for documents and queries alike, so MaxSim compares like with like):
 
@@ -60,12 +61,12 @@ import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from multivector._types import F32Array, I64Array, Matrix
-from multivector.embeddings._bert_numpy import BertConfig, BertEncoder
+from multivector.embeddings._bert_numpy import BertConfig, BertEncoder, GeluImpl
 from multivector.embeddings._safetensors import read_safetensors
 from multivector.errors import ConfigError, OptionalDependencyError
 
@@ -126,7 +127,7 @@ def _check_model_dir(model_dir: Path) -> Path:
 def _model_max_length(model_dir: Path) -> int:
     try:
         raw = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
-        return int(raw["max_seq_length"])
+        return min(int(raw["max_seq_length"]), 512)
     except (OSError, ValueError, KeyError, TypeError):
         return _DEFAULT_MAX_LENGTH
 
@@ -209,8 +210,11 @@ class MiniLMTokenEmbedder:
         """Width of every token vector (384 for all-MiniLM-L6-v2)."""
         if self._encoder is not None:
             return self._encoder.config.hidden_size
-        raw = json.loads((self._model_dir / "config.json").read_text(encoding="utf-8"))
-        return int(raw["hidden_size"])
+        path = self._model_dir / "config.json"
+        try:
+            return int(json.loads(path.read_text(encoding="utf-8"))["hidden_size"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{str(path)!r} has no readable 'hidden_size': {exc!r}") from exc
 
     @property
     def model_dir(self) -> Path:
@@ -262,7 +266,7 @@ class MiniLMTokenEmbedder:
         _, tokenizer = self._load()
         return [np.asarray(e.ids, dtype=np.int64) for e in tokenizer.encode_batch(texts)]
 
-    def _encode(self, texts: list[str], **forward_kwargs: Any) -> list[F32Array]:
+    def _encode(self, texts: list[str], *, gelu: GeluImpl = "auto") -> list[F32Array]:
         if not texts:
             return []
         encoder, _ = self._load()
@@ -278,7 +282,7 @@ class MiniLMTokenEmbedder:
             for row, i in enumerate(chunk):
                 batch[row, : lengths[row]] = ids[i]
                 mask[row, : lengths[row]] = True
-            hidden = encoder.forward(batch, mask, **forward_kwargs)
+            hidden = encoder.forward(batch, mask, gelu=gelu)
             for row, i in enumerate(chunk):
                 out[i] = self._finish(hidden[row, : lengths[row]])
         return [m for m in out if m is not None]
