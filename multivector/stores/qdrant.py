@@ -49,6 +49,7 @@ class CollectionMeta:
     physical: str
     total_len: dict[str, int] = field(default_factory=dict)
     generation: int = 0
+    version: int = 0
 
     def to_payload(self) -> dict[str, Any]:
         """Plain JSON for the meta point."""
@@ -59,6 +60,7 @@ class CollectionMeta:
             "physical": self.physical,
             "total_len": dict(self.total_len),
             "generation": self.generation,
+            "version": self.version,
         }
 
     @classmethod
@@ -75,6 +77,7 @@ class CollectionMeta:
             physical=str(payload["physical"]),
             total_len={k: int(v) for k, v in (payload.get("total_len") or {}).items()},
             generation=int(payload.get("generation", 0)),
+            version=int(payload.get("version", 0)),
         )
 
 
@@ -148,6 +151,18 @@ class QdrantClientBackend:
         self.caller.call(
             "save collection config", self.qdrant.upsert, META_COLLECTION, [point], wait=True
         )
+
+    def load_meta(self, name: str) -> CollectionMeta | None:
+        """The stored meta of one collection (None when it is not recorded)."""
+        self._ensure_meta()
+        found = self.caller.call(
+            "read collection config",
+            self.qdrant.retrieve,
+            META_COLLECTION,
+            ids=[_meta_id(name)],
+            with_payload=True,
+        )
+        return CollectionMeta.from_payload(found[0].payload or {}) if found else None
 
     def _all_meta(self) -> dict[str, CollectionMeta]:
         self._ensure_meta()

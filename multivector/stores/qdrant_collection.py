@@ -11,7 +11,6 @@ BM25 runs over one sparse vector with ``Modifier.IDF`` and is rescored exactly c
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,20 +21,17 @@ from multivector._types import F32Array
 from multivector.config import CollectionConfig
 from multivector.errors import ConfigError
 from multivector.query import BM25OperatorSpec, FilterNode
-from multivector.stores.bm25_scoring import rank_bm25_idf
 from multivector.stores.filters import matches
 from multivector.stores.protocol import Hit, ObjectRecord, StoredObject
 from multivector.stores.qdrant_bm25 import (
     SPARSE_VECTOR,
     bm25_fields,
     doc_terms,
-    exact_scores,
-    needed_terms,
     query_terms,
-    sparse_query,
     sparse_vector,
 )
 from multivector.stores.qdrant_filters import translate
+from multivector.stores.qdrant_keyword import TermStats, keyword_search
 from multivector.stores.qdrant_payload import (
     BM25_KEY,
     CREATED_KEY,
@@ -70,9 +66,7 @@ class QdrantCollection:
         self._call = owner.caller.call
         self._stopwords = Stopwords.from_config(meta.config.inverted_index)
         self._next_seq: int | None = None
-        self._version = 0
-        self._df_cache: dict[tuple[str, str], int] = {}
-        self._avg_idf_cache: dict[str, float] = {}
+        self._stats = TermStats(scan_terms=self._scan_terms, count_term=self._count_term)
 
     # ----------------------------------------------------------------- config
     @property
@@ -125,7 +119,7 @@ class QdrantCollection:
                 self._qc.retrieve,
                 self.physical_name,
                 ids=list(pids[start : start + _PAGE]),
-                with_payload=[CREATED_KEY, BM25_KEY],
+                with_payload=[CREATED_KEY, BM25_KEY, TERMS_KEY],
                 with_vectors=False,
             )
             for p in found:
@@ -138,11 +132,22 @@ class QdrantCollection:
             for field, entry in (payload.get(BM25_KEY) or {}).items():
                 totals[field] = totals.get(field, 0) + sign * int(entry.get("n", 0))
 
-    def _changed(self) -> None:
-        self._version += 1
-        self._df_cache.clear()
-        self._avg_idf_cache.clear()
+    def _refresh_meta(self) -> None:
+        """Take BM25 length totals and the write version from the stored meta (other writers)."""
+        stored = self._owner.load_meta(self.config.name)
+        if stored is not None and stored.version != self._meta.version:
+            self._meta.total_len = stored.total_len
+            self._meta.version = stored.version
+
+    def _changed(
+        self, removed: list[dict[str, Any]], added: list[dict[str, Any]], *, ok: bool
+    ) -> None:
+        self._meta.version += 1
         self._owner.save_meta(self._meta)
+        if ok:
+            self._stats.apply(removed, added, version=self._meta.version)
+        else:
+            self._stats.invalidate()
 
     def upsert(self, records: Sequence[ObjectRecord]) -> None:
         """Insert or replace records with batched, retried upserts (one request per batch)."""
@@ -152,6 +157,7 @@ class QdrantCollection:
         config = self.config
         physical = set(self._owner.vector_params(config))
         pids = [point_id(u) for u in latest]
+        self._refresh_meta()
         old = self._old_points(pids)
         n_after = self.count() - len(old) + len(latest)
         self._adjust_lengths(old, -1)
@@ -191,10 +197,14 @@ class QdrantCollection:
                 TERMS_KEY: {f: list(c) for f, c in dt.counts.items() if c},
             }
             points.append(models.PointStruct(id=pid, vector=vectors, payload=payload))
+        removed = [p.get(TERMS_KEY) or {} for p in old.values()]
+        added = [dict(p.payload[TERMS_KEY]) for p in points if p.payload]
+        ok = False
         try:
             self._owner.upsert_points(self.physical_name, points)
+            ok = True
         finally:
-            self._changed()
+            self._changed(removed, added, ok=ok)
 
     def _stored_matrix(self, name: str, matrix: F32Array) -> F32Array:
         vec = self.config.vector(name)
@@ -205,11 +215,13 @@ class QdrantCollection:
     def delete(self, uuids: Sequence[str]) -> int:
         """Delete objects; returns how many existed."""
         pids = list(dict.fromkeys(point_id(u) for u in uuids))
+        self._refresh_meta()
         old = self._old_points(pids)
         if not old:
             return 0
         self._adjust_lengths(old, -1)
         ids = list(old)
+        ok = False
         try:
             for start in range(0, len(ids), _PAGE * 4):
                 self._call(
@@ -219,8 +231,9 @@ class QdrantCollection:
                     points_selector=models.PointIdsList(points=ids[start : start + _PAGE * 4]),  # type: ignore[arg-type]
                     wait=True,
                 )
+            ok = True
         finally:
-            self._changed()
+            self._changed([p.get(TERMS_KEY) or {} for p in old.values()], [], ok=ok)
         return len(old)
 
     def compact(self) -> None:
@@ -383,32 +396,6 @@ class QdrantCollection:
         scores = {h.uuid: h.score for h in hits}
         return [scores.get(u) for u in uuids]
 
-    def _df(self, field: str, term: str) -> int:
-        key = (field, term)
-        if key not in self._df_cache:
-            cond = models.FieldCondition(
-                key=f"{TERMS_KEY}.{field}", match=models.MatchValue(value=term)
-            )
-            result = self._call(
-                "count term frequencies",
-                self._qc.count,
-                self.physical_name,
-                count_filter=models.Filter(must=[cond]),
-                exact=True,
-            )
-            self._df_cache[key] = int(result.count)
-        return self._df_cache[key]
-
-    def _average_idf(self, field: str) -> float:
-        if field not in self._avg_idf_cache:
-            df: Counter[str] = Counter()
-            for p in self._scan(None, [TERMS_KEY], False):
-                df.update(((p.payload or {}).get(TERMS_KEY) or {}).get(field) or [])
-            n = self.count()
-            idfs = [rank_bm25_idf(d, n) for d in df.values()]
-            self._avg_idf_cache[field] = sum(idfs) / len(idfs) if idfs else 0.0
-        return self._avg_idf_cache[field]
-
     def keyword_search(
         self,
         query: str,
@@ -419,61 +406,46 @@ class QdrantCollection:
         operator: BM25OperatorSpec,
     ) -> list[Hit]:
         """BM25 top-``limit``: Qdrant draws an oversampled candidate pool, scored exactly here."""
-        fields = query_terms(query, properties, self.config, self._stopwords)
-        if limit <= 0 or not fields:
+        if limit <= 0 or not query_terms(query, properties, self.config, self._stopwords):
             return []
         native = self._native(filters)
         if native is _NOTHING:
             return []
-        distinct = list(dict.fromkeys(t for fq in fields for t in fq.terms))
-        if operator.operator == "and":
-            must = [native] if native is not None else []
-            for term in distinct:
-                must.append(
-                    models.Filter(
-                        should=[
-                            models.FieldCondition(
-                                key=f"{TERMS_KEY}.{fq.field}", match=models.MatchValue(value=term)
-                            )
-                            for fq in fields
-                        ]
-                    )
-                )
-            native = models.Filter(must=must)
-        pool = max(2 * limit, limit + 100)
-        response = self._call(
-            "keyword search",
-            self._qc.query_points,
-            self.physical_name,
-            query=sparse_query(fields),
-            using=SPARSE_VECTOR,
-            query_filter=native,
-            limit=pool,
-            with_payload=[ID_KEY, BM25_KEY],
-        )
-        candidates = {
-            str((p.payload or {}).get(ID_KEY)): (p.payload or {}).get(BM25_KEY) or {}
-            for p in response.points
-        }
-        if not candidates:
-            return []
+        self._refresh_meta()
         n_docs = self.count()
-        avgdl = {f: t / n_docs for f, t in self._meta.total_len.items()} if n_docs else {}
-        scored = exact_scores(
-            candidates,
-            fields,
+        self._stats.sync(self._meta.version, n_docs)
+        return keyword_search(
+            query,
+            config=self.config,
+            stopwords=self._stopwords,
+            properties=properties,
+            limit=limit,
+            native=native,
+            operator=operator,
+            run_query=lambda **kw: self._call(
+                "keyword search", self._qc.query_points, self.physical_name, **kw
+            ),
             n_docs=n_docs,
-            avgdl=avgdl,
-            df=self._df,
-            inv=self.config.inverted_index,
-            average_idf=self._average_idf,
+            total_len=self._meta.total_len,
+            stats=self._stats,
         )
-        need = needed_terms(len(distinct), operator.operator, operator.minimum_match)
-        ranked = sorted(
-            (Hit(d.uuid, d.score) for d in scored if d.matched >= need),
-            key=lambda h: (-h.score, h.uuid),
+
+    def _scan_terms(self) -> Iterator[dict[str, Any]]:
+        for p in self._scan(None, [TERMS_KEY], False):
+            yield (p.payload or {}).get(TERMS_KEY) or {}
+
+    def _count_term(self, field: str, term: str) -> int:
+        cond = models.FieldCondition(
+            key=f"{TERMS_KEY}.{field}", match=models.MatchValue(value=term)
         )
-        return ranked[:limit]
+        result = self._call(
+            "count term frequencies",
+            self._qc.count,
+            self.physical_name,
+            count_filter=models.Filter(must=[cond]),
+            exact=True,
+        )
+        return int(result.count)
 
     def bm25_fields(self) -> list[str]:
         """Names of the fields BM25 searches."""
