@@ -195,16 +195,26 @@ class DurableClient:
     def close(self) -> None:
         """Refresh the arena cache of collections this writer changed, then release everything."""
         try:
-            if self._cache is not None and self._db.is_writer:
-                for cid, col, storage in list(self._open.values()):
-                    snap = col.export_snapshot()
-                    if not self._cache.is_current(cid, seq=storage.seq):
-                        self._cache.save(cid, seq=storage.seq, snapshot=snap)
+            if self._cache is not None:
+                self._save_caches(self._cache)
             if self._db.is_writer:
                 self._db.vacuum()
         finally:
             self._open.clear()
             self._db.close()
+
+    def _save_caches(self, cache: ArenaCache) -> None:
+        stale = [
+            (cid, col, storage)
+            for cid, col, storage in self._open.values()
+            if not (storage.cache_hit and cache.is_current(cid, seq=storage.seq))
+        ]
+        # Only the writer writes the cache; a reading client becomes it briefly when it is free.
+        if not stale or not self._db.try_writer():
+            return
+        for cid, col, storage in stale:
+            snap = col.export_snapshot()  # refreshes first: storage.seq is then current
+            cache.save(cid, seq=storage.seq, snapshot=snap)
 
     def describe(self) -> Mapping[str, Any]:
         """Backend name and folder."""

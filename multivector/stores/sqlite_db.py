@@ -46,12 +46,14 @@ class WriterLock:
         """Whether this object holds the lock."""
         return self._fd is not None
 
-    def acquire(self) -> None:
-        """Take the lock, waiting up to ``timeout`` seconds; StoreLockedError otherwise."""
+    def acquire(self, *, wait: bool = True) -> None:
+        """Take the lock, waiting up to ``timeout`` seconds (when ``wait``); StoreLockedError
+        otherwise.
+        """
         if self._fd is not None or fcntl is None:
             return
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self._timeout
+        deadline = time.monotonic() + (self._timeout if wait else 0.0)
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -112,6 +114,18 @@ class Database:
         with self.lock:
             self._writer.acquire()
 
+    def try_writer(self) -> bool:
+        """Take the write lock if it is free right now (never on a read-only client)."""
+        if self._read_only:
+            return False
+        with self.lock:
+            if not self._writer.held:
+                try:
+                    self._writer.acquire(wait=False)
+                except StoreLockedError:
+                    return False
+            return True
+
     def data_version(self) -> int:
         """SQLite's ``data_version``: changes whenever another connection commits."""
         with self.lock, translate_errors(self.file):
@@ -145,7 +159,8 @@ class Database:
         """Give free pages back to the file system and fold the WAL into the file (writer only)."""
         self.ensure_writer()
         with self.lock, translate_errors(self.file):
-            self.conn.execute("PRAGMA incremental_vacuum").fetchall()
+            # executescript steps the pragma to completion (execute frees a single page)
+            self.conn.executescript("PRAGMA incremental_vacuum;")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def close(self) -> None:

@@ -64,6 +64,8 @@ class SqliteCollectionStorage:
         self._config_text = ""
         self._config: CollectionConfig | None = None
         self._data_version: int | None = None
+        #: Whether the last full load came from the arena cache (else the cache needs a rewrite).
+        self.cache_hit = False
 
     @property
     def collection_id(self) -> int:
@@ -249,6 +251,7 @@ class SqliteCollectionStorage:
         arenas = None
         if self._cache is not None:
             arenas = self._cache.load(self._id, seq=last_seq, uuids=uuids)
+        self.cache_hit = arenas is not None
         if arenas is None:
             arenas = self._read_arenas(conn, uuids, config)
         self._seq = last_seq
