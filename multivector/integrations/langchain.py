@@ -16,44 +16,36 @@ from __future__ import annotations
 import asyncio
 import uuid as _uuid
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, NamedTuple
-
-import numpy as np
+from typing import Any, NamedTuple
 
 from multivector._types import F32Array, Matrix
 from multivector.config import Configure, DataType, Property
+from multivector.embeddings.adapters import EmbeddingsAdapter, as_matrix
 from multivector.errors import ConfigError, InvalidObjectError, OptionalDependencyError
 from multivector.integrations._langchain_filters import translate_filter
-from multivector.kernels.fusion import RANKED_FUSION_K
-from multivector.query import Filter, HybridFusion
-from multivector.retrievers import RetrievedHit, Retriever, RetrieverSettings, SearchMode
+from multivector.query import Filter
+from multivector.retrievers import (
+    RetrievedHit,
+    Retriever,
+    RetrieverSettings,
+    relevance_score,
+)
 from multivector.stores.client import Client
 from multivector.stores.collection import Collection
 from multivector.stores.ingest import DataObject
 
 try:
-    from langchain_core.callbacks import (
-        AsyncCallbackManagerForRetrieverRun,
-        CallbackManagerForRetrieverRun,
-    )
     from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
-    from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
-    from pydantic import model_validator
+    from langchain_core.vectorstores import VectorStore
     from typing_extensions import Self
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise OptionalDependencyError("langchain-core", "langchain") from exc
 
+from multivector.integrations._langchain_retriever import SEARCH_TYPES
+
 __all__ = ["EmbeddingsAdapter", "MultiVectorRetriever", "MultiVectorStore", "ScoredDocument"]
 
-#: LangChain search types and the retriever mode each runs.
-SEARCH_TYPES = {
-    "similarity": SearchMode.VECTOR,
-    "similarity_score_threshold": SearchMode.VECTOR,
-    "mmr": SearchMode.MMR,
-    "hybrid": SearchMode.HYBRID,
-    "keyword": SearchMode.KEYWORD,
-}
 #: LangChain keyword -> Retriever setting (names not listed pass through unchanged).
 _RENAMES = {"k": "limit", "filter": "filters", "lambda_mult": "mmr_lambda"}
 _PASS_THROUGH: tuple[str, ...] = (
@@ -76,86 +68,10 @@ class ScoredDocument(NamedTuple):
     relevance: float
 
 
-class EmbeddingsAdapter:
-    """Any embedder as a :class:`~multivector.MultiVectorEmbedder`.
-
-    A LangChain ``Embeddings`` returns one vector per text: each becomes a one-row matrix,
-    L2-normalised unless ``normalize=False`` (so MaxSim is cosine similarity). A multi-vector
-    embedder's matrices pass through untouched.
-    """
-
-    def __init__(self, embeddings: Any, *, normalize: bool = True) -> None:
-        if not (hasattr(embeddings, "embed_documents") and hasattr(embeddings, "embed_query")):
-            raise ConfigError(
-                f"embedding {type(embeddings).__name__} lacks embed_documents/embed_query; pass a "
-                "LangChain Embeddings or a multivector MultiVectorEmbedder"
-            )
-        self.embeddings = embeddings
-        self.normalize = normalize
-
-    def as_matrix(self, value: Any) -> F32Array:
-        """One embedder output as a matrix (see :func:`as_matrix`)."""
-        return as_matrix(value, normalize=self.normalize)
-
-    def embed_documents(self, texts: Sequence[str]) -> list[Matrix]:
-        """One matrix per text."""
-        return [self.as_matrix(v) for v in self.embeddings.embed_documents(list(texts))]
-
-    def embed_query(self, text: str) -> Matrix:
-        """The query matrix."""
-        return self.as_matrix(self.embeddings.embed_query(text))
-
-    async def aembed_documents(self, texts: Sequence[str]) -> list[Matrix]:
-        """Async :meth:`embed_documents` (the embedder's async method, else a worker thread)."""
-        native = getattr(self.embeddings, "aembed_documents", None)
-        raw = (
-            await native(list(texts))
-            if native is not None
-            else await asyncio.to_thread(self.embeddings.embed_documents, list(texts))
-        )
-        return [self.as_matrix(v) for v in raw]
-
-    async def aembed_query(self, text: str) -> Matrix:
-        """Async :meth:`embed_query`."""
-        native = getattr(self.embeddings, "aembed_query", None)
-        raw = (
-            await native(text)
-            if native is not None
-            else await asyncio.to_thread(self.embeddings.embed_query, text)
-        )
-        return self.as_matrix(raw)
-
-
-def as_matrix(value: Any, *, normalize: bool) -> F32Array:
-    """A 1-D vector becomes a ``[1, d]`` matrix (L2-normalised if ``normalize``); 2-D passes through.
-
-    Other shapes are left for the store to reject with a message naming them.
-    """
-    arr = np.asarray(value, dtype=np.float32)
-    if arr.ndim == 1:
-        arr = arr.reshape(1, -1)
-        norm = float(np.linalg.norm(arr))
-        if normalize and norm > 0.0:
-            arr = arr / np.float32(norm)
-    return arr
-
-
 def _adapt(embedding: Any) -> EmbeddingsAdapter | None:
     if embedding is None or isinstance(embedding, EmbeddingsAdapter):
         return embedding
     return EmbeddingsAdapter(embedding)
-
-
-def relevance(similarity: float, settings: RetrieverSettings) -> float:
-    """The retriever's ``similarity`` mapped into [0, 1] (see the module docstring)."""
-    if settings.mode is SearchMode.KEYWORD:
-        value = similarity / (1.0 + similarity) if similarity > 0 else 0.0
-    elif settings.mode is SearchMode.HYBRID:
-        ranked = settings.fusion_type is HybridFusion.RANKED
-        value = similarity * RANKED_FUSION_K if ranked else similarity
-    else:
-        value = (similarity + 1.0) / 2.0
-    return min(max(value, 0.0), 1.0)
 
 
 def _document(uid: str, props: dict[str, Any], text_key: str, metadata_key: str) -> Document:
@@ -327,16 +243,16 @@ class MultiVectorStore(VectorStore):
         return self._retriever.with_settings(**out)
 
     def _embed(self, query: str, s: RetrieverSettings) -> F32Array | None:
-        # Every mode but keyword gets a query matrix (the core Retriever wants one for hybrid even
-        # at alpha 0): ours when we embed, else the collection's embedder through the Retriever.
-        if s.mode is SearchMode.KEYWORD:
+        # A query matrix when the settings need one: ours when we embed, else the collection's
+        # embedder through the Retriever.
+        if not self._retriever.needs_vector(s):
             return None
         if self._self_embed and self._embedder is not None:
             return self._embedder.as_matrix(self._embedder.embed_query(query))
         return self._retriever.embed_query(query, s)
 
     async def _aembed(self, query: str, s: RetrieverSettings) -> F32Array | None:
-        if s.mode is SearchMode.KEYWORD:
+        if not self._retriever.needs_vector(s):
             return None
         if self._self_embed and self._embedder is not None:
             return self._embedder.as_matrix(await self._embedder.aembed_query(query))
@@ -350,7 +266,9 @@ class MultiVectorStore(VectorStore):
     ) -> list[ScoredDocument]:
         out = [
             ScoredDocument(
-                _document(h.uuid, h.properties, *self._keys), h.score, relevance(h.similarity, s)
+                _document(h.uuid, h.properties, *self._keys),
+                h.score,
+                relevance_score(h.similarity, s),
             )
             for h in hits
         ]
@@ -371,12 +289,7 @@ class MultiVectorStore(VectorStore):
         matrix = self._query_matrix(vector) if vector is not None else None
         if matrix is None:
             matrix = self._embed(query, s)
-        if _alpha_zero_hybrid(
-            s
-        ):  # core Retriever.retrieve drops the matrix at alpha 0, then refuses
-            hits = self._retriever._search(query, matrix, s)
-        else:
-            hits = self._retriever.retrieve(query, vector=matrix, **_as_kwargs(s))
+        hits = self._retriever.search(query, matrix, s)
         return self._finish(hits, s, score_threshold)
 
     async def ascored_search(
@@ -394,10 +307,7 @@ class MultiVectorStore(VectorStore):
         matrix = self._query_matrix(vector) if vector is not None else None
         if matrix is None:
             matrix = await self._aembed(query, s)
-        if _alpha_zero_hybrid(s):  # see scored_search
-            hits = await asyncio.to_thread(self._retriever._search, query, matrix, s)
-        else:
-            hits = await self._retriever.aretrieve(query, vector=matrix, **_as_kwargs(s))
+        hits = await asyncio.to_thread(self._retriever.search, query, matrix, s)
         return self._finish(hits, s, score_threshold)
 
     # ---------------------------------------------------------------- LangChain search API
@@ -582,71 +492,11 @@ class MultiVectorStore(VectorStore):
         return MultiVectorRetriever(vectorstore=self, tags=tags, **kwargs)
 
 
-def _alpha_zero_hybrid(s: RetrieverSettings) -> bool:
-    return s.mode is SearchMode.HYBRID and s.alpha == 0
-
-
-def _as_kwargs(s: RetrieverSettings) -> dict[str, Any]:
-    return {name: getattr(s, name) for name in RetrieverSettings.__dataclass_fields__}
-
-
 def _no_extra(where: str, kwargs: dict[str, Any]) -> None:
     if kwargs:
         raise ConfigError(f"{where}(): unexpected arguments {sorted(kwargs)}")
 
 
-class MultiVectorRetriever(VectorStoreRetriever):
-    """A LangChain retriever over a :class:`MultiVectorStore`; every setting can be given per call
-    (``retriever.invoke(query, k=2, alpha=0.3, filter={...})``), sync and async.
-    """
+from multivector.integrations._langchain_retriever import MultiVectorRetriever  # noqa: E402
 
-    vectorstore: MultiVectorStore
-    search_type: str = "hybrid"
-    k: int = 4
-    alpha: float = 0.75
-    fusion_type: str = HybridFusion.RELATIVE_SCORE.value
-    filter: Any = None
-    fetch_k: int = 20
-    lambda_mult: float = 0.5
-    score_threshold: float | None = None
-
-    allowed_search_types: ClassVar[tuple[str, ...]] = tuple(SEARCH_TYPES)
-
-    @model_validator(mode="before")
-    @classmethod
-    def validate_search_type(cls, values: Any) -> Any:
-        """Check ``search_type`` (replaces the parent's check, which knows three types)."""
-        search_type = values.get("search_type", "hybrid") if isinstance(values, dict) else None
-        if search_type is not None and search_type not in SEARCH_TYPES:
-            raise ConfigError(
-                f"unknown search_type {search_type!r}; use one of {sorted(SEARCH_TYPES)}"
-            )
-        return values
-
-    def _options(self, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        kwargs.pop("verbose", None)  # LangChain's callback flag, not a search argument
-        options: dict[str, Any] = {
-            "k": self.k,
-            "alpha": self.alpha,
-            "fusion_type": self.fusion_type,
-            "filter": self.filter,
-            "fetch_k": self.fetch_k,
-            "lambda_mult": self.lambda_mult,
-            "score_threshold": self.score_threshold,
-            **self.search_kwargs,
-            **kwargs,
-        }
-        return str(options.pop("search_type", self.search_type)), options
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
-    ) -> list[Document]:
-        search_type, options = self._options(kwargs)
-        return [d.document for d in self.vectorstore.scored_search(query, search_type, **options)]
-
-    async def _aget_relevant_documents(
-        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
-    ) -> list[Document]:
-        search_type, options = self._options(kwargs)
-        found = await self.vectorstore.ascored_search(query, search_type, **options)
-        return [d.document for d in found]
+MultiVectorRetriever.model_rebuild(_types_namespace={"MultiVectorStore": MultiVectorStore})

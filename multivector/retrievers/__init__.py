@@ -1,7 +1,13 @@
 """Framework-free retrievers: query -> legs -> fusion -> results, sync and async."""
 
 from multivector.retrievers.mmr import mmr_select, symmetric_maxsim
-from multivector.retrievers.retriever import RetrievedHit, Retriever, RetrieverSettings, SearchMode
+from multivector.retrievers.retriever import (
+    RetrievedHit,
+    Retriever,
+    RetrieverSettings,
+    SearchMode,
+    relevance_score,
+)
 
 __all__ = [
     "RetrievedHit",
@@ -9,5 +15,6 @@ __all__ = [
     "RetrieverSettings",
     "SearchMode",
     "mmr_select",
+    "relevance_score",
     "symmetric_maxsim",
 ]

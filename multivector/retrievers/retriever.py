@@ -10,6 +10,10 @@ Score scales (comparable across queries):
 - ``hybrid``: ``score`` is the fused score in [0, 1] (relative_score) or the reciprocal-rank sum
   (ranked); ``similarity`` is that fused score.
 - ``mmr``: as ``vector``; the order is the MMR order.
+
+:func:`relevance_score` maps ``similarity`` into [0, 1] for frameworks that want a bounded
+relevance: vector and MMR ``(mean best cosine + 1) / 2``; hybrid ``relative_score`` as is; hybrid
+``ranked`` times 60 (first place in both legs makes 1); keyword ``bm25 / (1 + bm25)``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 
 from multivector._types import F32Array, StrEnum
 from multivector.errors import ConfigError
+from multivector.kernels.fusion import RANKED_FUSION_K
 from multivector.query import BM25OperatorSpec, FilterNode, HybridFusion
 from multivector.results import Object, ScoreExplanation
 from multivector.retrievers.mmr import mmr_select
@@ -30,7 +35,7 @@ from multivector.retrievers.mmr import mmr_select
 if TYPE_CHECKING:
     from multivector.stores.collection import Collection
 
-__all__ = ["RetrievedHit", "Retriever", "RetrieverSettings", "SearchMode"]
+__all__ = ["RetrievedHit", "Retriever", "RetrieverSettings", "SearchMode", "relevance_score"]
 
 
 class SearchMode(StrEnum):
@@ -261,3 +266,15 @@ def _hit(obj: Object, score: float, similarity: float) -> RetrievedHit:
         distance=obj.metadata.distance,
         explanation=obj.metadata.explain_score,
     )
+
+
+def relevance_score(similarity: float, settings: RetrieverSettings) -> float:
+    """A hit's ``similarity`` mapped into [0, 1] (see the module docstring)."""
+    if settings.mode is SearchMode.KEYWORD:
+        value = similarity / (1.0 + similarity) if similarity > 0 else 0.0
+    elif settings.mode is SearchMode.HYBRID:
+        ranked = settings.fusion_type is HybridFusion.RANKED
+        value = similarity * RANKED_FUSION_K if ranked else similarity
+    else:
+        value = (similarity + 1.0) / 2.0
+    return min(max(value, 0.0), 1.0)
