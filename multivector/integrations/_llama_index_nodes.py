@@ -1,4 +1,4 @@
-"""LlamaIndex nodes <-> collection objects.
+"""LlamaIndex nodes <-> collection objects (schema, objects to insert, hits back to nodes).
 
 One node is one object whose uuid is the node id, with four properties:
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from llama_index.core.schema import (
@@ -25,11 +25,17 @@ from llama_index.core.schema import (
     IndexNode,
     MetadataMode,
     Node,
+    NodeWithScore,
     TextNode,
 )
+from llama_index.core.vector_stores.types import VectorStoreQueryResult
 
-from multivector.config import DataType, Property, Tokenization
-from multivector.errors import InvalidObjectError, StorageFormatError
+from multivector._types import Matrix, MatrixLike
+from multivector.config import CollectionConfig, DataType, Property, Tokenization
+from multivector.errors import ConfigError, InvalidObjectError, StorageFormatError
+from multivector.results import ScoreExplanation
+from multivector.retrievers import RetrievedHit
+from multivector.stores.ingest import DataObject
 
 __all__ = [
     "CONTENT_PROPERTY",
@@ -37,9 +43,15 @@ __all__ = [
     "NODE_PROPERTIES",
     "REF_DOC_PROPERTY",
     "TEXT_PROPERTY",
+    "AddPlan",
+    "MultiVectorNodeWithScore",
     "NodeRecord",
+    "check_node_schema",
     "node_to_record",
+    "plan_add",
+    "query_result",
     "record_to_node",
+    "scored_nodes",
 ]
 
 TEXT_PROPERTY = "text"
@@ -133,3 +145,125 @@ def record_to_node(properties: Mapping[str, Any]) -> BaseNode:
     cls = _NODE_CLASSES.get(str(content.get("class_name")), TextNode)
     content.pop("class_name", None)
     return cls.model_validate(content)
+
+
+def check_node_schema(config: CollectionConfig, *, has_embedder: bool, space: str) -> None:
+    """Refuse a collection without :data:`NODE_PROPERTIES`, or whose vectorizer would embed
+    more than the node text.
+    """
+    problems = []
+    for want in NODE_PROPERTIES:
+        have = config.property(want.name)
+        if have is None or have.data_type is not want.data_type:
+            found = "missing" if have is None else have.data_type.value
+            problems.append(f"{want.name!r} ({want.data_type.value}, found {found})")
+    if problems:
+        raise ConfigError(
+            f"collection {config.name!r} lacks the node schema: {', '.join(problems)}; create it "
+            "with properties=list(multivector.integrations.llama_index.NODE_PROPERTIES) or use "
+            "MultiVectorStore.create(...)"
+        )
+    vec = config.vector(space)
+    if not has_embedder and vec is not None and vec.has_vectorizer:
+        sources = set(vec.source_properties)
+        if TEXT_PROPERTY not in sources or REF_DOC_PROPERTY in sources:
+            raise ConfigError(
+                f"vector {space!r} of {config.name!r} must embed only the node text: configure "
+                "it with source_properties=['text'] (or pass MultiVectorStore(..., embedder=...))"
+            )
+
+
+# ------------------------------------------------------------------- writes
+@dataclass
+class AddPlan:
+    """Objects to insert; ``pending`` positions still need the store's embedder (``texts``)."""
+
+    space: str
+    objects: list[DataObject] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+    def attach(self, embedded: Sequence[Matrix]) -> None:
+        """Give each pending object its embedded matrix."""
+        if len(embedded) != len(self.pending):
+            raise InvalidObjectError(
+                f"the embedder returned {len(embedded)} matrices for {len(self.pending)} texts"
+            )
+        for i, matrix in zip(self.pending, embedded):
+            self.objects[i].vector = {self.space: matrix}
+
+
+def plan_add(
+    nodes: Sequence[BaseNode],
+    matrices: Mapping[str, MatrixLike] | None,
+    *,
+    space: str,
+    has_embedder: bool,
+    vectorizes: bool,
+) -> AddPlan:
+    """Objects for ``nodes``: a given matrix wins, else the store's embedder (pending), else the
+    collection's vectorizer; a node with none of these is an error.
+    """
+    given = dict(matrices or {})
+    unknown = set(given) - {n.node_id for n in nodes}
+    if unknown:
+        raise ConfigError(f"matrices given for unknown node ids {sorted(unknown)[:5]}")
+    plan = AddPlan(space)
+    for i, node in enumerate(nodes):
+        record = node_to_record(node)
+        matrix = given.get(record.node_id)
+        if matrix is None and has_embedder:
+            plan.pending.append(i)
+            plan.texts.append(record.text)
+        elif matrix is None and not vectorizes:
+            raise ConfigError(
+                f"node {record.node_id!r} has no matrix and the store has no embedder: pass "
+                "MultiVectorStore(collection, embedder=...), a text2vec collection, or "
+                "add(nodes, matrices={node_id: matrix})"
+            )
+        vector = None if matrix is None else {space: matrix}
+        plan.objects.append(DataObject(record.properties(), uuid=record.node_id, vector=vector))
+        plan.ids.append(record.node_id)
+    return plan
+
+
+# -------------------------------------------------------------------- reads
+class MultiVectorNodeWithScore(NodeWithScore):
+    """A ``NodeWithScore`` that also carries the raw score and how it was made.
+
+    ``score`` is the similarity (documented in :mod:`multivector.integrations.llama_index`);
+    ``raw_score`` the mode's own score (MaxSim, BM25 or fused); ``explanation`` each hybrid leg's
+    raw and normalised score. Node metadata is untouched, so fusion over several retrievers
+    deduplicates as expected.
+    """
+
+    raw_score: float | None = None
+    explanation: ScoreExplanation | None = None
+
+    @classmethod
+    def class_name(cls) -> str:
+        """LlamaIndex component name."""
+        return "MultiVectorNodeWithScore"
+
+
+def query_result(hits: Sequence[RetrievedHit]) -> VectorStoreQueryResult:
+    """Retriever hits as a ``VectorStoreQueryResult`` (nodes, similarities, ids)."""
+    return VectorStoreQueryResult(
+        nodes=[record_to_node(h.properties) for h in hits],
+        similarities=[h.similarity for h in hits],
+        ids=[h.uuid for h in hits],
+    )
+
+
+def scored_nodes(hits: Sequence[RetrievedHit]) -> list[NodeWithScore]:
+    """Retriever hits as :class:`MultiVectorNodeWithScore` (similarity as ``score``)."""
+    return [
+        MultiVectorNodeWithScore(
+            node=record_to_node(h.properties),
+            score=h.similarity,
+            raw_score=h.score,
+            explanation=h.explanation,
+        )
+        for h in hits
+    ]

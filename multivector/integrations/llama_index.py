@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
     raise OptionalDependencyError("llama-index-core", "llama-index") from exc
 
-from multivector._types import Matrix, MatrixLike, MultiVectorEmbedder
+from multivector._types import MatrixLike, MultiVectorEmbedder
 from multivector.config import Configure, VectorDType
 from multivector.errors import ConfigError, InvalidObjectError
 from multivector.integrations._llama_index_filters import (
@@ -60,15 +59,18 @@ from multivector.integrations._llama_index_nodes import (
     NODE_PROPERTIES,
     REF_DOC_PROPERTY,
     TEXT_PROPERTY,
-    node_to_record,
+    AddPlan,
+    MultiVectorNodeWithScore,
+    check_node_schema,
+    plan_add,
+    query_result,
     record_to_node,
+    scored_nodes,
 )
 from multivector.query import Filter, FilterNode, HybridFusion
-from multivector.results import ScoreExplanation
 from multivector.retrievers import RetrievedHit, Retriever, RetrieverSettings, SearchMode
 from multivector.stores.client import Client
 from multivector.stores.collection import Collection
-from multivector.stores.ingest import DataObject
 
 __all__ = [
     "NODE_PROPERTIES",
@@ -80,16 +82,6 @@ __all__ = [
 ]
 
 _DELETE_CHUNK = 1000
-
-
-@dataclass
-class _AddPlan:
-    """Objects to insert; ``pending`` positions still need the store's embedder (``texts``)."""
-
-    objects: list[DataObject] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)
-    pending: list[int] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
 
 
 def no_embedding_model() -> MockEmbedding:
@@ -134,7 +126,7 @@ class MultiVectorStore(BasePydanticVectorStore):
                 f"{type(collection).__name__}; open one with client.collections.use(name)"
             )
         space = collection.resolve_target(target_vector)
-        _check_schema(collection, has_embedder=embedder is not None, space=space.name)
+        check_node_schema(collection.config, has_embedder=embedder is not None, space=space.name)
         self._collection = collection
         self._embedder = embedder
         self._space = space.name
@@ -248,8 +240,7 @@ class MultiVectorStore(BasePydanticVectorStore):
         _no_extra("add", kwargs)
         plan = self._plan_add(nodes, matrices)
         if plan.pending:
-            embedder = self._own_embedder()
-            self._attach(plan, embedder.embed_documents(plan.texts))
+            plan.attach(self._own_embedder().embed_documents(plan.texts))
         _raise_failures(self._collection.data.insert_many(plan.objects).errors)
         return plan.ids
 
@@ -271,49 +262,26 @@ class MultiVectorStore(BasePydanticVectorStore):
                 if native is not None
                 else await asyncio.to_thread(embedder.embed_documents, plan.texts)
             )
-            self._attach(plan, embedded)
+            plan.attach(embedded)
         result = await self._collection.data.ainsert_many(plan.objects)
         _raise_failures(result.errors)
         return plan.ids
+
+    def _plan_add(
+        self, nodes: Sequence[BaseNode], matrices: Mapping[str, MatrixLike] | None
+    ) -> AddPlan:
+        return plan_add(
+            nodes,
+            matrices,
+            space=self._space,
+            has_embedder=self._embedder is not None,
+            vectorizes=self._collection.resolve_target(self._space).has_vectorizer,
+        )
 
     def _own_embedder(self) -> MultiVectorEmbedder:
         if self._embedder is None:  # pragma: no cover - plans defer work only to an embedder
             raise ConfigError("this MultiVectorStore has no embedder")
         return self._embedder
-
-    def _plan_add(
-        self, nodes: Sequence[BaseNode], matrices: Mapping[str, MatrixLike] | None
-    ) -> _AddPlan:
-        given = dict(matrices or {})
-        unknown = set(given) - {n.node_id for n in nodes}
-        if unknown:
-            raise ConfigError(f"matrices given for unknown node ids {sorted(unknown)[:5]}")
-        vectorizes = self._collection.resolve_target(self._space).has_vectorizer
-        plan = _AddPlan()
-        for i, node in enumerate(nodes):
-            record = node_to_record(node)
-            matrix = given.get(record.node_id)
-            if matrix is None and self._embedder is not None:
-                plan.pending.append(i)
-                plan.texts.append(record.text)
-            elif matrix is None and not vectorizes:
-                raise ConfigError(
-                    f"node {record.node_id!r} has no matrix and the store has no embedder: pass "
-                    "MultiVectorStore(collection, embedder=...), a text2vec collection, or "
-                    "add(nodes, matrices={node_id: matrix})"
-                )
-            vector = None if matrix is None else {self._space: matrix}
-            plan.objects.append(DataObject(record.properties(), uuid=record.node_id, vector=vector))
-            plan.ids.append(record.node_id)
-        return plan
-
-    def _attach(self, plan: _AddPlan, embedded: Sequence[Matrix]) -> None:
-        if len(embedded) != len(plan.pending):
-            raise InvalidObjectError(
-                f"the embedder returned {len(embedded)} matrices for {len(plan.pending)} texts"
-            )
-        for i, matrix in zip(plan.pending, embedded):
-            plan.objects[i].vector = {self._space: matrix}
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node whose source document is ``ref_doc_id``."""
@@ -408,70 +376,62 @@ class MultiVectorStore(BasePydanticVectorStore):
         ``kwargs``: ``query_matrix`` (skip embedding), ``fusion_type`` (hybrid),
         ``fetch_k`` / ``mmr_prefetch_k`` / ``mmr_prefetch_factor`` (MMR candidates).
         """
-        call = plan_query(query, kwargs)
+        call, settings = self._plan(query, kwargs)
         matrix = call.matrix
-        if matrix is None and self._needs_matrix(call):
+        if matrix is None and self._needs_matrix(settings):
             matrix = (
                 self._embedder.embed_query(call.text)
                 if self._embedder is not None
-                else self._retriever.embed_query(call.text, self._settings(call))
+                else self._retriever.embed_query(call.text, settings)
             )
-        if self._keyword_only_hybrid(call):
-            return self._retriever._search(call.text, matrix, self._settings(call))
+        if _keyword_only_hybrid(settings):
+            return self._retriever._search(call.text, matrix, settings)
         return self._retriever.retrieve(call.text, vector=matrix, **call.overrides)
 
     async def asearch(self, query: VectorStoreQuery, **kwargs: Any) -> list[RetrievedHit]:
         """Async :meth:`search`."""
-        call = plan_query(query, kwargs)
+        call, settings = self._plan(query, kwargs)
         matrix = call.matrix
-        if matrix is None and self._needs_matrix(call):
+        if matrix is None and self._needs_matrix(settings):
             embedder = self._embedder
             if embedder is None:
-                matrix = await self._retriever.aembed_query(call.text, self._settings(call))
+                matrix = await self._retriever.aembed_query(call.text, settings)
             else:
                 native = getattr(embedder, "aembed_query", None)
-                matrix = (
-                    await native(call.text)
+                matrix = await (
+                    native(call.text)
                     if native is not None
-                    else await asyncio.to_thread(embedder.embed_query, call.text)
+                    else asyncio.to_thread(embedder.embed_query, call.text)
                 )
-        if self._keyword_only_hybrid(call):
-            return await asyncio.to_thread(
-                self._retriever._search, call.text, matrix, self._settings(call)
-            )
+        if _keyword_only_hybrid(settings):
+            return await asyncio.to_thread(self._retriever._search, call.text, matrix, settings)
         return await self._retriever.aretrieve(call.text, vector=matrix, **call.overrides)
 
-    def _settings(self, call: SearchCall) -> RetrieverSettings:
-        return self._retriever.with_settings(**call.overrides)
+    def _plan(
+        self, query: VectorStoreQuery, kwargs: Mapping[str, Any]
+    ) -> tuple[SearchCall, RetrieverSettings]:
+        call = plan_query(query, kwargs)
+        return call, self._retriever.with_settings(**call.overrides)
 
-    def _needs_matrix(self, call: SearchCall) -> bool:
-        settings = self._settings(call)
-        return self._keyword_only_hybrid(call) or self._retriever._needs_vector(settings)
-
-    def _keyword_only_hybrid(self, call: SearchCall) -> bool:
-        # Retriever.retrieve drops the matrix of a hybrid search at alpha=0 and then refuses to
-        # run it without one; until that is fixed in the core, such a search (an explicit 0.0
-        # must stay 0.0) goes to the retriever's search step directly, with the query matrix.
-        settings = self._settings(call)
-        return settings.mode is SearchMode.HYBRID and settings.alpha == 0
+    def _needs_matrix(self, settings: RetrieverSettings) -> bool:
+        return _keyword_only_hybrid(settings) or self._retriever._needs_vector(settings)
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Query the store: DEFAULT -> MaxSim, HYBRID -> hybrid (``alpha``), SPARSE / TEXT_SEARCH
         -> BM25, MMR -> maximal marginal relevance; filters, ``doc_ids`` and ``node_ids`` apply.
         """
-        return _result(self.search(query, **kwargs))
+        return query_result(self.search(query, **kwargs))
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Async :meth:`query`."""
-        return _result(await self.asearch(query, **kwargs))
+        return query_result(await self.asearch(query, **kwargs))
 
 
-def _result(hits: Sequence[RetrievedHit]) -> VectorStoreQueryResult:
-    return VectorStoreQueryResult(
-        nodes=[record_to_node(h.properties) for h in hits],
-        similarities=[h.similarity for h in hits],
-        ids=[h.uuid for h in hits],
-    )
+def _keyword_only_hybrid(settings: RetrieverSettings) -> bool:
+    # Retriever.retrieve drops the matrix of a hybrid search at alpha=0, then refuses to run it
+    # without one; until the core accepts it, such a search (an explicit 0.0 must stay 0.0) goes
+    # to the retriever's search step directly, with the query matrix.
+    return settings.mode is SearchMode.HYBRID and settings.alpha == 0
 
 
 def _no_extra(method: str, kwargs: Mapping[str, Any]) -> None:
@@ -488,48 +448,7 @@ def _raise_failures(errors: Mapping[int, Any]) -> None:
         )
 
 
-def _check_schema(collection: Collection, *, has_embedder: bool, space: str) -> None:
-    config = collection.config
-    problems = []
-    for want in NODE_PROPERTIES:
-        have = config.property(want.name)
-        if have is None or have.data_type is not want.data_type:
-            found = "missing" if have is None else have.data_type.value
-            problems.append(f"{want.name!r} ({want.data_type.value}, found {found})")
-    if problems:
-        raise ConfigError(
-            f"collection {config.name!r} lacks the node schema: {', '.join(problems)}; create it "
-            "with properties=list(multivector.integrations.llama_index.NODE_PROPERTIES) or use "
-            "MultiVectorStore.create(...)"
-        )
-    vec = config.vector(space)
-    if not has_embedder and vec is not None and vec.has_vectorizer:
-        sources = set(vec.source_properties)
-        if TEXT_PROPERTY not in sources or REF_DOC_PROPERTY in sources:
-            raise ConfigError(
-                f"vector {space!r} of {config.name!r} must embed only the node text: configure "
-                "it with source_properties=['text'] (or pass MultiVectorStore(..., embedder=...))"
-            )
-
-
 # ---------------------------------------------------------------- retriever
-class MultiVectorNodeWithScore(NodeWithScore):
-    """A ``NodeWithScore`` that also carries the raw score and how it was made.
-
-    ``score`` is the similarity (see the module docstring); ``raw_score`` the mode's own score
-    (MaxSim, BM25 or fused); ``explanation`` each hybrid leg's raw and normalised score. Node
-    metadata is untouched, so fusion over several retrievers deduplicates as expected.
-    """
-
-    raw_score: float | None = None
-    explanation: ScoreExplanation | None = None
-
-    @classmethod
-    def class_name(cls) -> str:
-        """LlamaIndex component name."""
-        return "MultiVectorNodeWithScore"
-
-
 class MultiVectorRetriever(BaseRetriever):
     """A LlamaIndex retriever over a :class:`MultiVectorStore` with fixed search settings.
 
@@ -594,11 +513,11 @@ class MultiVectorRetriever(BaseRetriever):
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         hits = self._store.search(self._bundle_query(query_bundle), **self._options)
-        return _scored(hits)
+        return scored_nodes(hits)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         hits = await self._store.asearch(self._bundle_query(query_bundle), **self._options)
-        return _scored(hits)
+        return scored_nodes(hits)
 
 
 _LLAMA_MODES = {
@@ -607,18 +526,6 @@ _LLAMA_MODES = {
     SearchMode.KEYWORD: VectorStoreQueryMode.TEXT_SEARCH,
     SearchMode.MMR: VectorStoreQueryMode.MMR,
 }
-
-
-def _scored(hits: Sequence[RetrievedHit]) -> list[NodeWithScore]:
-    return [
-        MultiVectorNodeWithScore(
-            node=record_to_node(h.properties),
-            score=h.similarity,
-            raw_score=h.score,
-            explanation=h.explanation,
-        )
-        for h in hits
-    ]
 
 
 # -------------------------------------------------------------------- index
