@@ -345,3 +345,34 @@ def test_keyword_only_and_vector_only_objects(qclient, rng) -> None:
     assert col.query.bm25("words").objects == []
     assert _owner(qclient).describe()["backend"] == "qdrant"
     assert np.isfinite(len(col))
+
+
+def test_native_hybrid_fuses_in_qdrant(qclient, rng) -> None:
+    from multivector.stores.qdrant_native import native_hybrid
+
+    col = qclient.collections.create(
+        "Native", vector_config=Configure.MultiVectors.self_provided(name="mv", dimension=4)
+    )
+    mats = {str(i): unit_rows(rng, 3, 4) for i in range(6)}
+    col.data.insert_many(
+        [
+            multivector.DataObject({"text": f"fox {i}" if i < 3 else "dog"}, u, m)
+            for i, (u, m) in enumerate(mats.items())
+        ]
+    )
+    q = mats["4"]
+    for fusion in ("rrf", "dbsf"):
+        hits = native_hybrid(col, "fox", vector=q, fusion=fusion, limit=6)  # type: ignore[arg-type]
+        ids = [h.uuid for h in hits]
+        assert len(ids) == 6 and set(ids) == set(mats)
+        assert ids[0] == "4" or ids[0] in ("0", "1", "2")
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    only = native_hybrid(col, "fox", vector=q, filters=Filter.by_property("text").like("fox*"))
+    assert {h.uuid for h in only} == {"0", "1", "2"}
+    with pytest.raises(ConfigError, match="rrf"):
+        native_hybrid(col, "fox", vector=q, fusion="max")  # type: ignore[arg-type]
+    embedded = multivector.connect()
+    other = embedded.collections.create("E", vector_config=Configure.MultiVectors.self_provided())
+    with pytest.raises(ConfigError, match="Qdrant backend"):
+        native_hybrid(other, "fox", vector=q)
+    embedded.close()

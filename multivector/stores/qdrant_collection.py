@@ -299,6 +299,18 @@ class QdrantCollection:
                 return
             start = int((points[-1].payload or {})[SEQ_KEY]) + 1
 
+    def native_filter(self, filters: FilterNode | None) -> models.Filter | None:
+        """An exact native filter for a validated filter tree (None: no filter)."""
+        return self._native(filters)
+
+    def is_nothing(self, native: models.Filter | None) -> bool:
+        """Whether ``native`` is the filter that matches no object."""
+        return native is _NOTHING
+
+    def run_query(self, what: str, **kwargs: Any) -> Any:
+        """``query_points`` on this collection, retried and translated like every call."""
+        return self._call(what, self._qc.query_points, self.physical_name, **kwargs)
+
     def _native(self, filters: FilterNode | None) -> models.Filter | None:
         """An exact native filter: a client-side residual becomes a list of point ids."""
         native, residual = translate(filters, self.config)
