@@ -43,7 +43,7 @@ def test_hostile_names_and_values_round_trip_verbatim(tmp_path):
             vector=np.full((2, 3), i, np.float32),
         )
         values[uuid] = text
-    for name in HOSTILE + ["Docs'; DROP TABLE collections; --", "A/../B", "A.B"]:
+    for name in [*HOSTILE, "Docs'; DROP TABLE collections; --", "A/../B", "A.B"]:
         with pytest.raises(ConfigError):
             client.collections.create(name)
     with pytest.raises(multivector.MultiVectorError):
@@ -97,7 +97,7 @@ def test_garbage_file_names_the_file(tmp_path):
     path = tmp_path / "store"
     path.mkdir()
     (path / "multivector.sqlite3").write_bytes(b"this is not a database" * 200)
-    with pytest.raises(StorageFormatError, match="multivector.sqlite3") as info:
+    with pytest.raises(StorageFormatError, match=r"multivector\.sqlite3") as info:
         multivector.connect(path)
     assert isinstance(info.value.__cause__, sqlite3.DatabaseError)
 
@@ -121,7 +121,7 @@ def test_truncated_file_gives_storage_format_error(tmp_path):
     client.close()
     db = path / "multivector.sqlite3"
     db.write_bytes(db.read_bytes()[: db.stat().st_size // 3])
-    with pytest.raises(StorageFormatError, match="multivector.sqlite3"):
+    with pytest.raises(StorageFormatError, match=r"multivector\.sqlite3"):
         with multivector.connect(path, mmap_cache=False) as client:
             client.collections.use("Safe").query.fetch_objects()
 
