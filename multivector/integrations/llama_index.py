@@ -25,18 +25,12 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from llama_index.core.base.base_retriever import BaseRetriever
     from llama_index.core.bridge.pydantic import PrivateAttr
-    from llama_index.core.callbacks.base import CallbackManager
-    from llama_index.core.embeddings import MockEmbedding
-    from llama_index.core.indices.vector_store.base import VectorStoreIndex
-    from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
-    from llama_index.core.storage.storage_context import StorageContext
+    from llama_index.core.schema import BaseNode
     from llama_index.core.vector_stores.types import (
         BasePydanticVectorStore,
         MetadataFilters,
         VectorStoreQuery,
-        VectorStoreQueryMode,
         VectorStoreQueryResult,
     )
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -52,7 +46,6 @@ from multivector.integrations._llama_index_filters import (
     all_of,
     id_filters,
     plan_query,
-    search_mode,
     translate_filters,
 )
 from multivector.integrations._llama_index_nodes import (
@@ -65,10 +58,9 @@ from multivector.integrations._llama_index_nodes import (
     plan_add,
     query_result,
     record_to_node,
-    scored_nodes,
 )
-from multivector.query import Filter, FilterNode, HybridFusion
-from multivector.retrievers import RetrievedHit, Retriever, RetrieverSettings, SearchMode
+from multivector.query import Filter, FilterNode
+from multivector.retrievers import RetrievedHit, Retriever, RetrieverSettings
 from multivector.stores.client import Client
 from multivector.stores.collection import Collection
 
@@ -82,15 +74,6 @@ __all__ = [
 ]
 
 _DELETE_CHUNK = 1000
-
-
-def no_embedding_model() -> MockEmbedding:
-    """The LlamaIndex embedding model to pass where one is required but never used.
-
-    ``VectorStoreIndex`` embeds every node with a single-vector model before handing it to the
-    store; ``MultiVectorStore`` ignores that vector, so a 1-dimensional constant is all it costs.
-    """
-    return MockEmbedding(embed_dim=1)
 
 
 class MultiVectorStore(BasePydanticVectorStore):
@@ -378,21 +361,19 @@ class MultiVectorStore(BasePydanticVectorStore):
         """
         call, settings = self._plan(query, kwargs)
         matrix = call.matrix
-        if matrix is None and self._needs_matrix(settings):
+        if matrix is None and self._retriever.needs_vector(settings):
             matrix = (
                 self._embedder.embed_query(call.text)
                 if self._embedder is not None
                 else self._retriever.embed_query(call.text, settings)
             )
-        if _keyword_only_hybrid(settings):
-            return self._retriever._search(call.text, matrix, settings)
-        return self._retriever.retrieve(call.text, vector=matrix, **call.overrides)
+        return self._retriever.search(call.text, matrix, settings)
 
     async def asearch(self, query: VectorStoreQuery, **kwargs: Any) -> list[RetrievedHit]:
         """Async :meth:`search`."""
         call, settings = self._plan(query, kwargs)
         matrix = call.matrix
-        if matrix is None and self._needs_matrix(settings):
+        if matrix is None and self._retriever.needs_vector(settings):
             embedder = self._embedder
             if embedder is None:
                 matrix = await self._retriever.aembed_query(call.text, settings)
@@ -403,18 +384,13 @@ class MultiVectorStore(BasePydanticVectorStore):
                     if native is not None
                     else asyncio.to_thread(embedder.embed_query, call.text)
                 )
-        if _keyword_only_hybrid(settings):
-            return await asyncio.to_thread(self._retriever._search, call.text, matrix, settings)
-        return await self._retriever.aretrieve(call.text, vector=matrix, **call.overrides)
+        return await asyncio.to_thread(self._retriever.search, call.text, matrix, settings)
 
     def _plan(
         self, query: VectorStoreQuery, kwargs: Mapping[str, Any]
     ) -> tuple[SearchCall, RetrieverSettings]:
         call = plan_query(query, kwargs)
         return call, self._retriever.with_settings(**call.overrides)
-
-    def _needs_matrix(self, settings: RetrieverSettings) -> bool:
-        return _keyword_only_hybrid(settings) or self._retriever._needs_vector(settings)
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Query the store: DEFAULT -> MaxSim, HYBRID -> hybrid (``alpha``), SPARSE / TEXT_SEARCH
@@ -425,13 +401,6 @@ class MultiVectorStore(BasePydanticVectorStore):
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Async :meth:`query`."""
         return query_result(await self.asearch(query, **kwargs))
-
-
-def _keyword_only_hybrid(settings: RetrieverSettings) -> bool:
-    # Retriever.retrieve drops the matrix of a hybrid search at alpha=0, then refuses to run it
-    # without one; until the core accepts it, such a search (an explicit 0.0 must stay 0.0) goes
-    # to the retriever's search step directly, with the query matrix.
-    return settings.mode is SearchMode.HYBRID and settings.alpha == 0
 
 
 def _no_extra(method: str, kwargs: Mapping[str, Any]) -> None:
@@ -448,104 +417,8 @@ def _raise_failures(errors: Mapping[int, Any]) -> None:
         )
 
 
-# ---------------------------------------------------------------- retriever
-class MultiVectorRetriever(BaseRetriever):
-    """A LlamaIndex retriever over a :class:`MultiVectorStore` with fixed search settings.
-
-    ``mode``: ``"hybrid"`` (default), ``"vector"`` / ``"default"``, ``"keyword"`` /
-    ``"text_search"`` / ``"sparse"``, or ``"mmr"``. ``alpha`` (hybrid: 1 = vector only, 0 =
-    keyword only), ``fusion_type`` (``"relative_score"`` or ``"ranked"``), ``mmr_lambda``
-    and ``fetch_k`` (MMR) default to the store's retriever settings when None.
-    """
-
-    def __init__(
-        self,
-        vector_store: MultiVectorStore,
-        *,
-        mode: str | VectorStoreQueryMode | SearchMode = SearchMode.HYBRID,
-        alpha: float | None = None,
-        fusion_type: str | HybridFusion | None = None,
-        similarity_top_k: int = 4,
-        filters: MetadataFilters | None = None,
-        doc_ids: list[str] | None = None,
-        node_ids: list[str] | None = None,
-        mmr_lambda: float | None = None,
-        fetch_k: int | None = None,
-        callback_manager: CallbackManager | None = None,
-        verbose: bool = False,
-    ) -> None:
-        if not isinstance(vector_store, MultiVectorStore):
-            raise ConfigError(
-                f"MultiVectorRetriever(vector_store=...) needs a MultiVectorStore, got "
-                f"{type(vector_store).__name__}"
-            )
-        self._store = vector_store
-        self._mode = search_mode(mode)
-        self._query = VectorStoreQuery(
-            similarity_top_k=similarity_top_k,
-            mode=_LLAMA_MODES[self._mode],
-            alpha=alpha,
-            filters=filters,
-            doc_ids=doc_ids,
-            node_ids=node_ids,
-            mmr_threshold=mmr_lambda,
-        )
-        self._options: dict[str, Any] = {
-            k: v
-            for k, v in {"fusion_type": fusion_type, "fetch_k": fetch_k}.items()
-            if v is not None
-        }
-        translate_filters(filters)  # a filter we cannot honour fails here, not at first query
-        super().__init__(callback_manager=callback_manager, verbose=verbose)
-
-    def _bundle_query(self, query_bundle: QueryBundle) -> VectorStoreQuery:
-        q = self._query
-        return VectorStoreQuery(
-            query_str=query_bundle.query_str,
-            similarity_top_k=q.similarity_top_k,
-            mode=q.mode,
-            alpha=q.alpha,
-            filters=q.filters,
-            doc_ids=q.doc_ids,
-            node_ids=q.node_ids,
-            mmr_threshold=q.mmr_threshold,
-        )
-
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self._store.search(self._bundle_query(query_bundle), **self._options)
-        return scored_nodes(hits)
-
-    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = await self._store.asearch(self._bundle_query(query_bundle), **self._options)
-        return scored_nodes(hits)
-
-
-_LLAMA_MODES = {
-    SearchMode.VECTOR: VectorStoreQueryMode.DEFAULT,
-    SearchMode.HYBRID: VectorStoreQueryMode.HYBRID,
-    SearchMode.KEYWORD: VectorStoreQueryMode.TEXT_SEARCH,
-    SearchMode.MMR: VectorStoreQueryMode.MMR,
-}
-
-
-# -------------------------------------------------------------------- index
-def build_index(
-    vector_store: MultiVectorStore,
-    documents: Sequence[BaseNode] | None = None,
-    **kwargs: Any,
-) -> VectorStoreIndex:
-    """A ``VectorStoreIndex`` over ``vector_store`` that needs no single-vector model or API key.
-
-    With ``documents`` this is ``VectorStoreIndex.from_documents(documents, storage_context=...,
-    embed_model=no_embedding_model())`` (``kwargs`` go there, e.g. ``transformations``);
-    without, it wraps what the store already holds (``from_vector_store``).
-    """
-    kwargs.setdefault("embed_model", no_embedding_model())
-    if documents is None:
-        return VectorStoreIndex.from_vector_store(vector_store, **kwargs)
-    storage_context = StorageContext.from_defaults(vector_store=vector_store)
-    return VectorStoreIndex.from_documents(
-        list(documents),  # type: ignore[arg-type]
-        storage_context=storage_context,
-        **kwargs,
-    )
+from multivector.integrations._llama_index_retriever import (  # noqa: E402
+    MultiVectorRetriever,
+    build_index,
+    no_embedding_model,
+)
