@@ -249,9 +249,6 @@ class Retriever:
             for i in order
         ]
 
-    _search = search  # kept for integrations written against the first draft
-    _needs_vector = needs_vector
-
     def retrieve_many(self, queries: Sequence[str], **overrides: Any) -> list[list[RetrievedHit]]:
         """Retrieve for several queries (one after another; the store serves each exactly)."""
         return [self.retrieve(query, **overrides) for query in queries]
