@@ -21,29 +21,25 @@ from multivector._types import F32Array
 from multivector.config import CollectionConfig
 from multivector.errors import ConfigError
 from multivector.query import BM25OperatorSpec, FilterNode
-from multivector.stores.filters import matches
-from multivector.stores.protocol import Hit, ObjectRecord, StoredObject
+from multivector.stores.protocol import Hit, ObjectRecord
 from multivector.stores.qdrant_bm25 import (
     SPARSE_VECTOR,
-    bm25_fields,
+    DocTerms,
     doc_terms,
     query_terms,
     sparse_vector,
 )
-from multivector.stores.qdrant_filters import translate
 from multivector.stores.qdrant_keyword import TermStats, keyword_search
 from multivector.stores.qdrant_payload import (
     BM25_KEY,
     CREATED_KEY,
     ID_KEY,
-    PROPS_KEY,
     SEQ_KEY,
     TERMS_KEY,
-    UPDATED_KEY,
-    decode_properties,
-    encode_properties,
+    object_payload,
     point_id,
 )
+from multivector.stores.qdrant_reads import NOTHING, PAGE, QdrantReads
 from multivector.stores.stopwords import Stopwords
 
 if TYPE_CHECKING:
@@ -51,12 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["QdrantCollection"]
 
-_PAGE = 256
-#: A filter that matches nothing (a client-side residual that no object passed).
-_NOTHING = models.Filter(must=[models.HasIdCondition(has_id=[])])
 
-
-class QdrantCollection:
+class QdrantCollection(QdrantReads):
     """The :class:`~multivector.stores.protocol.CollectionBackend` of one collection on Qdrant."""
 
     def __init__(self, owner: QdrantClientBackend, meta: CollectionMeta) -> None:
@@ -113,12 +105,12 @@ class QdrantCollection:
 
     def _old_points(self, pids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(pids), _PAGE):
+        for start in range(0, len(pids), PAGE):
             found = self._call(
                 "read existing objects",
                 self._qc.retrieve,
                 self.physical_name,
-                ids=list(pids[start : start + _PAGE]),
+                ids=list(pids[start : start + PAGE]),
                 with_payload=[CREATED_KEY, BM25_KEY, TERMS_KEY],
                 with_vectors=False,
             )
@@ -126,11 +118,13 @@ class QdrantCollection:
                 out[str(p.id)] = dict(p.payload or {})
         return out
 
-    def _adjust_lengths(self, old: dict[str, dict[str, Any]], sign: int) -> None:
-        totals = self._meta.total_len
+    def _adjust_lengths(self, old: dict[str, dict[str, Any]], sign: int) -> dict[str, int]:
+        """The BM25 length totals with ``old`` objects' lengths added (``sign`` 1) or removed."""
+        totals = dict(self._meta.total_len)
         for payload in old.values():
             for field, entry in (payload.get(BM25_KEY) or {}).items():
                 totals[field] = totals.get(field, 0) + sign * int(entry.get("n", 0))
+        return totals
 
     def _refresh_meta(self) -> None:
         """Take BM25 length totals and the write version from the stored meta (other writers)."""
@@ -154,49 +148,36 @@ class QdrantCollection:
         latest = {rec.uuid: rec for rec in records}  # a repeated uuid: the last one wins
         if not latest:
             return
-        config = self.config
-        physical = set(self._owner.vector_params(config))
         pids = [point_id(u) for u in latest]
         self._refresh_meta()
         old = self._old_points(pids)
-        n_after = self.count() - len(old) + len(latest)
-        self._adjust_lengths(old, -1)
-        terms = {u: doc_terms(rec.properties, config) for u, rec in latest.items()}
-        totals = self._meta.total_len
-        for dt in terms.values():
+        terms = [doc_terms(rec.properties, self.config) for rec in latest.values()]
+        totals = self._adjust_lengths(old, -1)
+        for dt in terms:
             for field, length in dt.lengths.items():
                 totals[field] = totals.get(field, 0) + length
+        n_after = self.count() - len(old) + len(latest)
         avgdl = {f: t / n_after for f, t in totals.items()} if n_after else {}
         now = time.time()
         seq = self._seq(len(latest))
-        points = []
-        for i, (uuid, rec) in enumerate(latest.items()):
-            pid = pids[i]
-            vectors: dict[str, Any] = {}
-            for name, matrix in rec.vectors.items():
-                if name not in physical:
-                    raise ConfigError(
-                        f"vector {name!r} of {config.name!r} has no dimension yet; "
-                        "insert through collection.data / collection.batch"
-                    )
-                vectors[name] = self._stored_matrix(name, matrix).tolist()
-            dt = terms[uuid]
-            sparse = sparse_vector(dt, avgdl=avgdl, inv=config.inverted_index)
-            if sparse is not None:
-                vectors[SPARSE_VECTOR] = sparse
-            created = old.get(pid, {}).get(CREATED_KEY, now)
-            payload = {
-                ID_KEY: uuid,
-                SEQ_KEY: seq + i,
-                CREATED_KEY: created,
-                UPDATED_KEY: now,
-                PROPS_KEY: encode_properties(rec.properties),
-                BM25_KEY: {
-                    f: {"n": dt.lengths[f], "tf": dict(c)} for f, c in dt.counts.items() if c
-                },
-                TERMS_KEY: {f: list(c) for f, c in dt.counts.items() if c},
-            }
-            points.append(models.PointStruct(id=pid, vector=vectors, payload=payload))
+        points = [
+            self._point(
+                rec,
+                pid=pid,
+                terms=dt,
+                avgdl=avgdl,
+                payload=object_payload(
+                    rec.uuid,
+                    rec.properties,
+                    dt,
+                    seq=seq + i,
+                    created=old.get(pid, {}).get(CREATED_KEY, now),
+                    updated=now,
+                ),
+            )
+            for i, (rec, pid, dt) in enumerate(zip(latest.values(), pids, terms))
+        ]
+        self._meta.total_len = totals
         removed = [p.get(TERMS_KEY) or {} for p in old.values()]
         added = [dict(p.payload[TERMS_KEY]) for p in points if p.payload]
         ok = False
@@ -206,11 +187,31 @@ class QdrantCollection:
         finally:
             self._changed(removed, added, ok=ok)
 
-    def _stored_matrix(self, name: str, matrix: F32Array) -> F32Array:
-        vec = self.config.vector(name)
-        if vec is not None and vec.dtype == "float16":
-            return matrix.astype(np.float16).astype(np.float32)
-        return matrix
+    def _point(
+        self,
+        rec: ObjectRecord,
+        *,
+        pid: str,
+        terms: DocTerms,
+        avgdl: dict[str, float],
+        payload: dict[str, Any],
+    ) -> models.PointStruct:
+        physical = self._owner.vector_params(self.config)
+        vectors: dict[str, Any] = {}
+        for name, matrix in rec.vectors.items():
+            vec = self.config.vector(name)
+            if name not in physical or vec is None:
+                raise ConfigError(
+                    f"vector {name!r} of {self.config.name!r} has no dimension yet; "
+                    "insert through collection.data / collection.batch"
+                )
+            if vec.dtype == "float16":  # stored as the embedded arena stores it
+                matrix = matrix.astype(np.float16).astype(np.float32)
+            vectors[name] = matrix.tolist()
+        sparse = sparse_vector(terms, avgdl=avgdl, inv=self.config.inverted_index)
+        if sparse is not None:
+            vectors[SPARSE_VECTOR] = sparse
+        return models.PointStruct(id=pid, vector=vectors, payload=payload)
 
     def delete(self, uuids: Sequence[str]) -> int:
         """Delete objects; returns how many existed."""
@@ -219,16 +220,16 @@ class QdrantCollection:
         old = self._old_points(pids)
         if not old:
             return 0
-        self._adjust_lengths(old, -1)
+        self._meta.total_len = self._adjust_lengths(old, -1)
         ids = list(old)
         ok = False
         try:
-            for start in range(0, len(ids), _PAGE * 4):
+            for start in range(0, len(ids), PAGE * 4):
                 self._call(
                     "delete objects",
                     self._qc.delete,
                     self.physical_name,
-                    points_selector=models.PointIdsList(points=ids[start : start + _PAGE * 4]),  # type: ignore[arg-type]
+                    points_selector=models.PointIdsList(points=ids[start : start + PAGE * 4]),  # type: ignore[arg-type]
                     wait=True,
                 )
             ok = True
@@ -238,124 +239,6 @@ class QdrantCollection:
 
     def compact(self) -> None:
         """Nothing to do: Qdrant's optimizers vacuum deleted points themselves."""
-
-    # ------------------------------------------------------------------- reads
-    def _stored(self, point: Any, include_vector: bool) -> StoredObject:
-        payload = point.payload or {}
-        vectors: dict[str, F32Array] = {}
-        if include_vector and isinstance(point.vector, dict):
-            for name, value in point.vector.items():
-                if name != SPARSE_VECTOR and isinstance(value, list):
-                    vectors[name] = np.asarray(value, dtype=np.float32).reshape(len(value), -1)
-        return StoredObject(
-            uuid=str(payload.get(ID_KEY, point.id)),
-            properties=decode_properties(payload.get(PROPS_KEY) or {}, self.config),
-            vectors=vectors,
-            creation_time=payload.get(CREATED_KEY),
-            update_time=payload.get(UPDATED_KEY),
-        )
-
-    def _dense_selector(self, include_vector: bool) -> bool | list[str]:
-        names = list(self._owner.vector_params(self.config))
-        return names if include_vector and names else False
-
-    def get(self, uuids: Sequence[str], *, include_vector: bool) -> list[StoredObject | None]:
-        """Objects by uuid (None where missing), in order."""
-        pids = [point_id(u) for u in uuids]
-        unique = list(dict.fromkeys(pids))
-        by_id: dict[str, Any] = {}
-        for start in range(0, len(unique), _PAGE):
-            found = self._call(
-                "read objects",
-                self._qc.retrieve,
-                self.physical_name,
-                ids=unique[start : start + _PAGE],
-                with_payload=[ID_KEY, CREATED_KEY, UPDATED_KEY, PROPS_KEY],
-                with_vectors=self._dense_selector(include_vector),
-            )
-            by_id.update({str(p.id): p for p in found})
-        return [self._stored(by_id[pid], include_vector) if pid in by_id else None for pid in pids]
-
-    def _scan(
-        self, native: models.Filter | None, payload: list[str], with_vectors: bool | list[str]
-    ) -> Iterator[Any]:
-        """Every point matching ``native``, in insertion order, page by page."""
-        start: int | None = None
-        while True:
-            points, _ = self._call(
-                "scroll objects",
-                self._qc.scroll,
-                self.physical_name,
-                scroll_filter=native,
-                limit=_PAGE,
-                order_by=models.OrderBy(
-                    key=SEQ_KEY, direction=models.Direction.ASC, start_from=start
-                ),
-                with_payload=[SEQ_KEY, *payload],
-                with_vectors=with_vectors,
-            )
-            yield from points
-            if len(points) < _PAGE:
-                return
-            start = int((points[-1].payload or {})[SEQ_KEY]) + 1
-
-    def native_filter(self, filters: FilterNode | None) -> models.Filter | None:
-        """An exact native filter for a validated filter tree (None: no filter)."""
-        return self._native(filters)
-
-    def is_nothing(self, native: models.Filter | None) -> bool:
-        """Whether ``native`` is the filter that matches no object."""
-        return native is _NOTHING
-
-    def run_query(self, what: str, **kwargs: Any) -> Any:
-        """``query_points`` on this collection, retried and translated like every call."""
-        return self._call(what, self._qc.query_points, self.physical_name, **kwargs)
-
-    def _native(self, filters: FilterNode | None) -> models.Filter | None:
-        """An exact native filter: a client-side residual becomes a list of point ids."""
-        native, residual = translate(filters, self.config)
-        if residual is None:
-            return native
-        ids = [
-            p.id
-            for p in self._scan(native, [ID_KEY, PROPS_KEY], False)
-            if matches(
-                residual,
-                str((p.payload or {}).get(ID_KEY)),
-                decode_properties((p.payload or {}).get(PROPS_KEY) or {}, self.config),
-            )
-        ]
-        return models.Filter(must=[models.HasIdCondition(has_id=ids)]) if ids else _NOTHING
-
-    def fetch(
-        self,
-        *,
-        limit: int | None,
-        offset: int,
-        filters: FilterNode | None,
-        include_vector: bool,
-    ) -> list[StoredObject]:
-        """Live matching objects in insertion order, paginated."""
-        native = self._native(filters)
-        if native is _NOTHING or limit == 0:
-            return []
-        out: list[StoredObject] = []
-        payload = [ID_KEY, CREATED_KEY, UPDATED_KEY, PROPS_KEY]
-        for i, point in enumerate(
-            self._scan(native, payload, self._dense_selector(include_vector))
-        ):
-            if i >= offset:
-                out.append(self._stored(point, include_vector))
-                if limit is not None and len(out) >= limit:
-                    break
-        return out
-
-    def match(self, filters: FilterNode | None) -> list[str]:
-        """Uuids of every live object matching ``filters``, in insertion order."""
-        native = self._native(filters)
-        if native is _NOTHING:
-            return []
-        return [str((p.payload or {}).get(ID_KEY)) for p in self._scan(native, [ID_KEY], False)]
 
     # ---------------------------------------------------------------- searches
     def _vector_query(
@@ -391,7 +274,7 @@ class QdrantCollection:
         if not self._check_target(target_vector) or limit <= 0:
             return []
         native = self._native(filters)
-        if native is _NOTHING:
+        if native is NOTHING:
             return []
         hits = self._vector_query(target_vector, query, limit=limit + 8, native=native)
         return sorted(hits, key=lambda h: (-h.score, h.uuid))[:limit]
@@ -421,7 +304,7 @@ class QdrantCollection:
         if limit <= 0 or not query_terms(query, properties, self.config, self._stopwords):
             return []
         native = self._native(filters)
-        if native is _NOTHING:
+        if native is NOTHING:
             return []
         self._refresh_meta()
         n_docs = self.count()
@@ -458,7 +341,3 @@ class QdrantCollection:
             exact=True,
         )
         return int(result.count)
-
-    def bm25_fields(self) -> list[str]:
-        """Names of the fields BM25 searches."""
-        return [p.name for p in bm25_fields(self.config)]

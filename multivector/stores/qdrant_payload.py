@@ -19,10 +19,13 @@ import datetime as _dt
 import re
 import uuid as _uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from multivector.config import CollectionConfig, DataType
 from multivector.stores.validation import parse_date
+
+if TYPE_CHECKING:
+    from multivector.stores.qdrant_bm25 import DocTerms
 
 __all__ = [
     "ID_KEY",
@@ -30,6 +33,7 @@ __all__ = [
     "SEQ_KEY",
     "decode_properties",
     "encode_properties",
+    "object_payload",
     "point_id",
     "property_key",
 ]
@@ -98,3 +102,24 @@ def decode_properties(payload: Mapping[str, Any], config: CollectionConfig) -> d
                 value = parse_date(value, where=name)
         out[name] = value
     return out
+
+
+def object_payload(
+    uuid: str,
+    properties: Mapping[str, Any],
+    terms: DocTerms,
+    *,
+    seq: int,
+    created: float,
+    updated: float,
+) -> dict[str, Any]:
+    """The payload of one object (layout in the module docstring)."""
+    return {
+        ID_KEY: uuid,
+        SEQ_KEY: seq,
+        CREATED_KEY: created,
+        UPDATED_KEY: updated,
+        PROPS_KEY: encode_properties(properties),
+        BM25_KEY: {f: {"n": terms.lengths[f], "tf": dict(c)} for f, c in terms.counts.items() if c},
+        TERMS_KEY: {f: list(c) for f, c in terms.counts.items() if c},
+    }
