@@ -14,9 +14,10 @@ How it is fast (and why it looks the way it does):
   :mod:`._stack`); per embedding dimension one vector load of the query lanes and 8 broadcast
   fused multiply-adds, no horizontal sums: the inner loop of a GEMM micro-kernel;
 - a document is walked in blocks of 8 rows, copied (float16 widened) into a small float32
-  scratch that stays in L1; the last block overlaps the previous one instead of being padded and
-  a document shorter than 8 rows repeats its last row (max is idempotent), so there is no
-  separate slow path;
+  scratch that stays in L1; the last block overlaps the previous one instead of being padded
+  (max is idempotent). A document shorter than 8 rows takes one or two 4-row blocks (16 x 4
+  accumulators), overlapping or repeating its last row, so even 1-row documents (single-vector
+  spaces) waste at most 3/4 of a block;
 - one pass over the arena serves every query of a batch: each block is loaded once and scored
   against all query groups (L1/L2 resident);
 - kernels index full arrays with computed offsets and never slice: a view inside the ``prange``
@@ -104,13 +105,36 @@ def _block_max(qt: Array, chunk: int, block: Array, dim: int, best: Array) -> No
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _load_block(tokens: Array, start: int, stop: int, base: int, block: Array) -> None:
-    """Copy 8 arena rows from ``base`` into ``block`` as float32 (widening float16 bits).
+def _block_max4(qt: Array, chunk: int, block: Array, dim: int, best: Array) -> None:
+    """:func:`_block_max` for 4 document rows: the path of documents shorter than 8 rows."""
+    acc = stack_array(64)  # 4 rows x LANES
+    for x in range(64):
+        acc[x] = _ZERO
+    for k in range(dim):
+        t0 = block[k]
+        t1 = block[dim + k]
+        t2 = block[2 * dim + k]
+        t3 = block[3 * dim + k]
+        for lane in range(16):
+            x = qt[chunk, k, lane]
+            acc[lane] += t0 * x
+            acc[16 + lane] += t1 * x
+            acc[32 + lane] += t2 * x
+            acc[48 + lane] += t3 * x
+    out = chunk * 16
+    for lane in range(16):
+        top = max(max(acc[lane], acc[16 + lane]), max(acc[32 + lane], acc[48 + lane]))
+        best[out + lane] = max(best[out + lane], top)
 
-    A document shorter than 8 rows repeats its last row: duplicates leave every max unchanged.
+
+@_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
+def _load_block(tokens: Array, n_rows: int, stop: int, base: int, block: Array) -> None:
+    """Copy ``n_rows`` arena rows from ``base`` into ``block`` as float32 (widening float16 bits).
+
+    Rows at or past ``stop`` repeat the document's last row: duplicates leave every max unchanged.
     """
     dim = tokens.shape[1]
-    for j in range(ROWS):
+    for j in range(n_rows):
         row = min(base + j, stop - 1)
         for k in range(dim):
             block[j * dim + k] = as_f32(tokens[row, k])
@@ -123,11 +147,20 @@ def _doc_best(qt: Array, tokens: Array, start: int, stop: int, block: Array, bes
     dim = tokens.shape[1]
     for i in range(n_chunks * LANES):
         best[i] = _NEG_INF
+    if stop - start < ROWS:  # short: one or two blocks of 4 (repeated or overlapping rows)
+        _load_block(tokens, 4, stop, start, block)
+        for chunk in range(n_chunks):
+            _block_max4(qt, chunk, block, dim, best)
+        if stop - start > 4:
+            _load_block(tokens, 4, stop, stop - 4, block)
+            for chunk in range(n_chunks):
+                _block_max4(qt, chunk, block, dim, best)
+        return
     base = start
     while base < stop:
         if base + ROWS > stop:  # the last block overlaps the previous one (max is idempotent)
-            base = max(start, stop - ROWS)
-        _load_block(tokens, start, stop, base, block)
+            base = stop - ROWS
+        _load_block(tokens, ROWS, stop, base, block)
         for chunk in range(n_chunks):
             _block_max(qt, chunk, block, dim, best)
         base += ROWS

@@ -152,14 +152,17 @@ def _check_arena(
             "offsets must be non-decreasing (document i owns offsets[i]:offsets[i+1])"
         )
     n_docs = offsets.shape[0] - 1
+    # numba compiles read-only arrays separately: copy the small index arrays rather than
+    # compile (and cache) a variant for every read-only combination; the arena is never copied
+    bounds = offsets if offsets.flags.writeable else offsets.copy()
     if mask is None:
-        return arena, offsets, _NO_MASK, False
+        return arena, bounds, _NO_MASK, False
     if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (n_docs,):
         raise ConfigError(
             f"mask must be None or a bool array of shape ({n_docs},), got "
             f"{getattr(mask, 'dtype', type(mask).__name__)} shape {getattr(mask, 'shape', None)}"
         )
-    return arena, offsets, mask, True
+    return arena, bounds, mask if mask.flags.writeable else mask.copy(), True
 
 
 def _stack_queries(
