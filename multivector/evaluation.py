@@ -82,13 +82,6 @@ class SearchConfig:
             return f"hybrid {self.fusion_type} alpha={self.alpha:g}"
         return str(self.mode)
 
-    @property
-    def needs_vector(self) -> bool:
-        """Whether the configuration uses the query matrix."""
-        return self.mode in (SearchMode.VECTOR, SearchMode.MMR) or (
-            self.mode is SearchMode.HYBRID and (self.alpha or 0.0) > 0.0
-        )
-
     def overrides(self) -> dict[str, Any]:
         """Keyword overrides for :meth:`Retriever.retrieve`."""
         out: dict[str, Any] = {"mode": self.mode}
@@ -301,13 +294,14 @@ def evaluate(
         target_vector=target_vector,
         query_properties=tuple(query_properties) if query_properties is not None else None,
     )
-    needs_vector = any(c.needs_vector for c in configs)
+    settings = [retriever.with_settings(**c.overrides()) for c in configs]
+    uses_matrix = [retriever.needs_vector(s) for s in settings]
     scores: list[dict[str, Metrics]] = [{} for _ in configs]
     progress = Progress(desc="Evaluating", total=len(run), enabled=show_progress)
     try:
         for query in run:
             matrix = None
-            if needs_vector:
+            if any(uses_matrix):
                 given = None if query_vectors is None else query_vectors.get(query.id)
                 matrix = (
                     np.asarray(given, dtype=np.float32)
@@ -315,10 +309,8 @@ def evaluate(
                     else retriever.embed_query(query.text)
                 )
             relevant = judged[query.id]
-            for i, config in enumerate(configs):
-                hits = retriever.retrieve(
-                    query.text, vector=matrix if config.needs_vector else None, **config.overrides()
-                )
+            for i, (s, use) in enumerate(zip(settings, uses_matrix)):
+                hits = retriever.search(query.text, matrix if use else None, s)
                 ranking = [_doc_id(hit, id_property) for hit in hits]
                 scores[i][query.id] = Metrics(
                     ndcg=ndcg_at_k(ranking, relevant, k),

@@ -90,9 +90,12 @@ def test_search_configs_expand_hybrid():
     assert labels[:2] == ["vector", "keyword"]
     assert "hybrid relative_score alpha=0.25" in labels
     assert "hybrid ranked alpha=0.75" in labels
-    assert SearchConfig(SearchMode.KEYWORD).needs_vector is False
-    assert SearchConfig(SearchMode.HYBRID, 0.0, HybridFusion.RANKED).needs_vector is False
-    assert SearchConfig(SearchMode.HYBRID, 0.5, HybridFusion.RANKED).needs_vector is True
+    assert SearchConfig(SearchMode.HYBRID, 0.5, HybridFusion.RANKED).overrides() == {
+        "mode": SearchMode.HYBRID,
+        "alpha": 0.5,
+        "fusion_type": HybridFusion.RANKED,
+    }
+    assert SearchConfig(SearchMode.VECTOR).overrides() == {"mode": SearchMode.VECTOR}
 
 
 @pytest.mark.parametrize(
@@ -182,6 +185,23 @@ def test_evaluate_uses_uuids_by_default_and_skips_unjudged(tiny):
     assert report.result("keyword").metrics.ndcg == 1.0
     assert report.skipped_queries == ("q9",)
     assert "skipped" in report.format_table()
+
+
+def test_keyword_only_configurations_need_no_query_matrix(tiny):
+    # hybrid with alpha 0 is pure BM25: a self-provided space needs no query_vectors for it
+    report = evaluate(
+        tiny,
+        {"q1": "cherry"},
+        {"q1": {"d2": 1}},
+        modes=["hybrid"],
+        alphas=[0.0],
+        id_property="doc_id",
+    )
+    assert [r.config.label for r in report.results] == [
+        "hybrid relative_score alpha=0",
+        "hybrid ranked alpha=0",
+    ]
+    assert all(r.metrics.ndcg == 1.0 for r in report.results)
 
 
 def test_evaluate_errors(tiny):
