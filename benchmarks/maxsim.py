@@ -6,6 +6,7 @@ Prints ms/query for our exact search (float32 and float16 arenas, single queries
 beside a naive per-document NumPy loop and sgemm + np.maximum.reduceat, the ratios, the share of
 the measured sgemm GFLOP/s rate we reach (useful work = 2*q*T*d flops per query), top-10
 agreement float16 vs float32, the machine load and whether OPENBLAS_CORETYPE is set.
+"cpu ms" is process CPU time per query (all threads): on a busy machine it is the steadier figure.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -67,15 +69,18 @@ class BlasThreads:
         return f"BLAS threads={n} via {self.how}"
 
 
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    """Median seconds of ``repeat`` calls after one warm-up call."""
+class Timing(NamedTuple):
+    wall: float  # seconds per query
+    cpu: float  # process CPU seconds per query (all threads): robust to a busy machine
+
+
+def timed(fn: Callable[[], object], repeat: int) -> Timing:
+    """Seconds per call, over ``repeat`` calls after one warm-up call."""
     fn()
-    times = []
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(repeat):
-        start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return Timing((time.perf_counter() - wall) / repeat, (time.process_time() - cpu) / repeat)
 
 
 def naive_scores(query: np.ndarray, tokens: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -141,28 +146,27 @@ def main() -> None:
         f"float32 top-{args.k} equals the sgemm reference: {same}"
     )
 
-    rows: list[tuple[int, str, float]] = []
     nq = args.queries
     for threads in [int(t) for t in args.threads.split(",")]:
         numba.set_num_threads(threads)
         blas_note = blas.set(threads)
         print(f"\n== {threads} thread(s): numba threads={numba.get_num_threads()}, {blas_note}")
 
-        def per_query(fn: Callable[[np.ndarray], object], count: int) -> float:
+        def per_query(fn: Callable[[np.ndarray], object], count: int) -> Timing:
             fn(queries[0])  # warm-up (compilation, page cache)
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             for q in queries[:count]:
                 fn(q)
-            return (time.perf_counter() - start) / count
+            return Timing((time.perf_counter() - wall) / count, (time.process_time() - cpu) / count)
 
-        def batched(arena: np.ndarray) -> float:
+        def batched(arena: np.ndarray) -> Timing:
             maxsim_search_batch(queries[: args.batch], arena, offsets, args.k)
-            start = time.perf_counter()
-            done = 0
-            while done < nq:
-                maxsim_search_batch(queries[: args.batch], arena, offsets, args.k)
-                done += args.batch
-            return (time.perf_counter() - start) / done
+            n_batches = max(1, nq // args.batch)
+            timing = timed(
+                lambda: maxsim_search_batch(queries[: args.batch], arena, offsets, args.k),
+                n_batches,
+            )
+            return Timing(timing.wall / args.batch, timing.cpu / args.batch)
 
         naive = per_query(
             lambda q: topk(naive_scores(q, tokens32, offsets), args.k), args.naive_queries
@@ -183,18 +187,18 @@ def main() -> None:
             f"ours float32, batch {args.batch}": batched(tokens32),
             f"ours float16, batch {args.batch}": batched(tokens16),
         }
-        rate = flops / gemm
+        rate = flops / gemm.wall
         print(
-            f"{'method':<30}{'ms/query':>10}{'vs naive':>10}{'vs sgemm+r':>11}{'GFLOP/s':>9}{'of sgemm':>9}"
+            f"{'method':<30}{'ms/query':>10}{'cpu ms':>8}{'vs naive':>10}{'vs sgemm+r':>11}"
+            f"{'GFLOP/s':>9}{'of sgemm':>9}"
         )
-        for name, seconds in results.items():
+        for name, t in results.items():
             print(
-                f"{name:<30}{seconds * 1e3:>10.1f}{naive / seconds:>9.1f}x{sgemm / seconds:>10.2f}x"
-                f"{flops / seconds / 1e9:>9.1f}{flops / seconds / rate:>9.0%}"
+                f"{name:<30}{t.wall * 1e3:>10.1f}{t.cpu * 1e3:>8.0f}{naive.wall / t.wall:>9.1f}x"
+                f"{sgemm.wall / t.wall:>10.2f}x{flops / t.wall / 1e9:>9.1f}{flops / t.wall / rate:>9.0%}"
             )
-            rows.append((threads, name, seconds))
         f32, f16 = results["ours float32, single"], results["ours float16, single"]
-        print(f"float16 / float32 time: {f16 / f32:.2f}")
+        print(f"float16 / float32 time: {f16.wall / f32.wall:.2f} (cpu {f16.cpu / f32.cpu:.2f})")
 
     for optional in ("pylate", "maxsim_cpu", "qdrant_client"):
         status = (

@@ -76,7 +76,7 @@ def cases(draw, *, dtype=None):
     n_docs = draw(st.integers(0, 10))
     lengths = draw(st.lists(st.integers(0, 9), min_size=n_docs, max_size=n_docs))
     dim = draw(st.integers(1, 9))
-    n_query = draw(st.integers(1, 9))
+    n_query = draw(st.one_of(st.integers(1, 9), st.integers(10, 40)))  # 1-3 groups of 16 lanes
     spare = draw(st.integers(0, 3))
     seed = draw(st.integers(0, 2**32 - 1))
     kind = draw(st.sampled_from(["normal", "integers", "negative", "scaled"]))
@@ -197,6 +197,18 @@ def test_masks_that_match_nothing_return_nothing():
     result = maxsim_search(query, tokens, offsets, 5, mask)
     assert result.indices.size == 0 and result.scores.size == 0
     assert maxsim_search(query, tokens, np.zeros(1, dtype=np.int64), 3).indices.size == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_single_vector_documents_and_long_queries(dtype):
+    # one row per document (a single-vector space) and a 33-row query: three lane groups
+    rng = np.random.default_rng(3)
+    tokens = rng.standard_normal((40, 24)).astype(dtype)
+    offsets = np.arange(41, dtype=np.int64)
+    query = rng.standard_normal((33, 24)).astype(np.float32)
+    expected = query.astype(np.float64) @ tokens.astype(np.float64).T  # [33, 40]
+    got = maxsim_scores(query, tokens, offsets)
+    np.testing.assert_allclose(got, expected.sum(axis=0), rtol=1e-4, atol=1e-3)
 
 
 def test_all_negative_similarities_are_not_clamped_at_zero():
