@@ -5,9 +5,10 @@ starting from -inf (negative similarities are real), accumulated in float32.
 
 Inputs (validated once here; the compiled kernels in :mod:`._maxsim_jit` trust them):
 
-- ``query``: ``[q, d]`` matrix, ``q >= 1``; converted to C-contiguous float32 (it is small).
+- ``query``: ``[q, d]`` matrix, ``q >= 1``, any real dtype; laid out once per call as float32
+  (transposed, in groups of 16 rows: it is small).
   Finite values are the caller's job (the store rejects NaN / inf at insert and query time):
-  a NaN query gives NaN scores, which :func:`~.topk.topk` never returns.
+  a NaN in the query makes scores -inf (or NaN), which :func:`~.topk.topk` never returns.
 - ``tokens``: the arena, C-contiguous ``[capacity, d]`` float32 or float16, never copied (a
   read-only memory map works); only rows ``< offsets[-1]`` are read.
 - ``offsets``: int64 ``[N + 1]``, ``offsets[0] == 0``, non-decreasing; document ``i`` owns rows
@@ -121,7 +122,7 @@ def maxsim_search_batch(
 def _check_arena(
     tokens: Any, offsets: Any, mask: Any
 ) -> tuple[np.ndarray, I64Array, BoolArray, bool]:
-    """Validate the arena, offsets and mask; return the kernel's views of them (never a copy)."""
+    """Validate the arena, offsets and mask; return what the kernels take (the arena never copied)."""
     if not isinstance(tokens, np.ndarray) or tokens.ndim != 2:
         shape = getattr(tokens, "shape", None)
         raise ConfigError(f"tokens must be a 2-D numpy array [capacity, dim], got shape {shape}")
