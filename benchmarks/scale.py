@@ -164,7 +164,7 @@ def main() -> None:
 
     settings = [(params.nprobe, params.n_candidates)]
     if args.sweep:
-        settings += [(2, 128), (2, 256), (4, 128), (4, 512), (8, 256), (8, 512)]
+        settings += [(2, 256), (4, 256), (4, 1024), (8, 512), (8, 1024), (16, 1024)]
     print(
         f"\n{'nprobe':>6} {'cands':>6} {'recall@10':>9} {'p50 ms':>7} {'p95 ms':>7} {'cand ms':>7} "
         f"{'x exact':>8}"

@@ -434,6 +434,46 @@ class _VectorIndex:
         """Exact MaxSim over every document (the default)."""
         return VectorIndexConfig(kind="exact")
 
+    # --- approximate search (issue 10; multivector/stores/ann_index.py validates and runs it) ---
+    @staticmethod
+    def plaid(
+        *,
+        n_centroids: int | None = None,
+        nprobe: int = 4,
+        n_candidates: int = 512,
+        flat_search_cutoff: int = 10_000,
+        min_train_docs: int = 2_000,
+        retrain_growth: float = 8.0,
+        sample_tokens: int = 131_072,
+        n_iter: int = 8,
+        seed: int = 0,
+    ) -> VectorIndexConfig:
+        """PLAID-style centroid index: approximate candidates, then exact MaxSim reranking.
+
+        Each query token probes its ``nprobe`` nearest k-means centroids; the ``n_candidates``
+        documents with the best centroid-interaction score are reranked with exact MaxSim, so
+        scores stay exact and only recall is approximate (see docs/approximate-search.md).
+        Exact search is used while fewer than ``min_train_docs`` objects exist and whenever at
+        most ``flat_search_cutoff`` objects match the filter. Parameters are validated when a
+        collection uses the config (``ConfigError`` naming the bad value).
+        """
+        return VectorIndexConfig(
+            kind="plaid",
+            params={
+                "n_centroids": n_centroids,
+                "nprobe": nprobe,
+                "n_candidates": n_candidates,
+                "flat_search_cutoff": flat_search_cutoff,
+                "min_train_docs": min_train_docs,
+                "retrain_growth": retrain_growth,
+                "sample_tokens": sample_tokens,
+                "n_iter": n_iter,
+                "seed": seed,
+            },
+        )
+
+    # --- end approximate search ---
+
 
 class Configure:
     """Entry point for configuration factories, as in ``weaviate.classes.config.Configure``."""

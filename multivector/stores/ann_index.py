@@ -60,7 +60,7 @@ class PlaidParams:
 
     n_centroids: int | None = None
     nprobe: int = 4
-    n_candidates: int = 256
+    n_candidates: int = 512
     flat_search_cutoff: int = 10_000
     min_train_docs: int = 2_000
     sample_tokens: int = 131_072
@@ -137,8 +137,9 @@ class AnnSearch(NamedTuple):
     n_candidates: int
 
 
-def make_ann_index(config: VectorIndexConfig) -> CentroidIndex | None:
-    """The index a vector space's ``VectorIndexConfig`` asks for (None for ``exact``).
+def make_ann_index(config: VectorIndexConfig, *, n_slots: int = 0) -> CentroidIndex | None:
+    """The index a vector space's ``VectorIndexConfig`` asks for (None for ``exact``), untrained,
+    over ``n_slots`` existing slots.
 
     Raises:
         ConfigError: an unknown ``kind`` or invalid parameters.
@@ -147,7 +148,7 @@ def make_ann_index(config: VectorIndexConfig) -> CentroidIndex | None:
     if config.kind == "exact":
         return None
     if config.kind == "plaid":
-        return CentroidIndex(PlaidParams.from_params(config.params))
+        return CentroidIndex(PlaidParams.from_params(config.params), n_slots=n_slots)
     raise ConfigError(
         f"unknown vector index kind {config.kind!r}; use Configure.VectorIndex.exact() or .plaid()"
     )
@@ -156,10 +157,10 @@ def make_ann_index(config: VectorIndexConfig) -> CentroidIndex | None:
 class CentroidIndex:
     """Centroid ids per slot plus inverted lists; slots mirror the arena's."""
 
-    def __init__(self, params: PlaidParams | None = None) -> None:
+    def __init__(self, params: PlaidParams | None = None, *, n_slots: int = 0) -> None:
         self.params = params or PlaidParams()
         self._centroids: F32Array | None = None
-        self._n_slots = 0
+        self._n_slots = n_slots
         self._trained_live = 0
         self._codes = np.zeros(_INITIAL, dtype=np.int32)
         self._code_offsets = np.zeros(_INITIAL, dtype=np.int64)
@@ -351,6 +352,8 @@ class CentroidIndex:
         ``flat_search_cutoff`` slots match, or when fewer than ``k`` candidates come back.
         """
         n = int(offsets.shape[0]) - 1
+        if self._centroids is None:
+            self._n_slots = n  # an untrained index holds nothing per slot
         n_live = n if alive is None else int(np.count_nonzero(alive[:n]))
         growth = self.params.retrain_growth
         if (self._centroids is None and n_live >= self.params.min_train_docs) or (
