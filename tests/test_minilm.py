@@ -39,23 +39,28 @@ def ref() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def emb() -> MiniLMTokenEmbedder:
-    """All eight sentences fit one batch: the padded path."""
-    embedder = MiniLMTokenEmbedder(batch_size=16)
+    """Batches of three: sorted by length, every batch mixes lengths (the padded path)."""
+    embedder = MiniLMTokenEmbedder(batch_size=3)
     embedder.embed_query("warm up")  # load the weights once for the module
+    return embedder
+
+
+def _sharing(emb: MiniLMTokenEmbedder, **options: object) -> MiniLMTokenEmbedder:
+    """Another embedder (other options) reusing the weights ``emb`` already loaded."""
+    embedder = MiniLMTokenEmbedder(**options)  # type: ignore[arg-type]
+    embedder._encoder, embedder._tokenizer = emb._load()
     return embedder
 
 
 @pytest.fixture(scope="module")
 def emb_small_batches(emb: MiniLMTokenEmbedder) -> MiniLMTokenEmbedder:
     """Batches of two, sharing the loaded weights of ``emb``."""
-    embedder = MiniLMTokenEmbedder(batch_size=2)
-    embedder._encoder, embedder._tokenizer = emb._load()
-    return embedder
+    return _sharing(emb, batch_size=2)
 
 
 @pytest.fixture(scope="module")
 def batched(emb: MiniLMTokenEmbedder) -> list[np.ndarray]:
-    """All eight sentences through one padded batch (computed once: it is the slow call)."""
+    """All eight sentences through padded batches (computed once: it is the slow call)."""
     return emb.embed_documents(SENTENCES)
 
 
@@ -87,14 +92,13 @@ def test_parity_single_text_path(emb, ref):
 
 
 def test_parity_batched_with_padding(batched, ref):
-    assert len(batched) == len(SENTENCES)  # one batch, padded to 256 tokens
+    assert len(batched) == len(SENTENCES)  # the last batch pads 37 tokens to 256
     for i, matrix in enumerate(batched):
         assert _max_diff(matrix, ref[f"normalized_{i}"]) < TOL, i
 
 
 def test_parity_raw_hidden_states(emb, ref):
-    raw = MiniLMTokenEmbedder(batch_size=1, normalize=False)
-    raw._encoder, raw._tokenizer = emb._load()
+    raw = _sharing(emb, batch_size=1, normalize=False)
     for i, matrix in enumerate(raw.embed_documents(SENTENCES)):
         assert _max_diff(matrix, ref[f"hidden_{i}"]) < TOL, i
     assert max(float(np.abs(ref[f"hidden_{i}"]).max()) for i in range(8)) > 1.0  # not trivial
@@ -150,7 +154,7 @@ def test_shapes_dtype_and_normalisation(emb, batched):
 def test_order_preserved_with_mixed_lengths(emb, emb_small_batches):
     texts = [SENTENCES[7][:300], "a", SENTENCES[3], "", SENTENCES[0], "a", SENTENCES[4], "b c d"]
     singles = [emb.embed_query(t) for t in texts]
-    for embedder in (emb, emb_small_batches):
+    for embedder in (emb, emb_small_batches, _sharing(emb, batch_size=8)):
         got = embedder.embed_documents(texts)
         assert [m.shape[0] for m in got] == [m.shape[0] for m in singles]
         for a, b in zip(got, singles, strict=True):
