@@ -100,9 +100,11 @@ def main() -> None:
         rows[name] = {"import s": seconds, "import obj/s": len(objects) / seconds}
         tops[name] = {}
         for verb, fn in {
-            "near_vector": lambda i: col.query.near_vector(queries[i], limit=10).objects,
-            "bm25": lambda i: col.query.bm25(texts[i], limit=10).objects,
-            "hybrid": lambda i: col.query.hybrid(texts[i], vector=queries[i], limit=10).objects,
+            "near_vector": lambda i, c=col: c.query.near_vector(queries[i], limit=10).objects,
+            "bm25": lambda i, c=col: c.query.bm25(texts[i], limit=10).objects,
+            "hybrid": lambda i, c=col: (
+                c.query.hybrid(texts[i], vector=queries[i], limit=10).objects
+            ),
         }.items():
             ms, results = timed(lambda i, f=fn: [o.uuid for o in f(i)], args.queries)
             rows[name][f"{verb} ms"] = ms
