@@ -19,7 +19,7 @@ def make_client(backend: str) -> multivector.Client:
     if backend == "embedded":
         return multivector.connect()
     if backend == "qdrant":
-        return multivector.connect_to_qdrant(location=":memory:")  # type: ignore[attr-defined]
+        return multivector.connect_to_qdrant(location=":memory:")
     raise ValueError(backend)
 
 

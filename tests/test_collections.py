@@ -462,3 +462,16 @@ def test_client_context_manager_and_repr_has_no_secret():
     assert not c.is_ready()
     with pytest.raises(ConfigError, match="closed"):
         c.collections.list_all()
+
+
+def test_filter_by_uuid_object_matches(any_client, rng):
+    import uuid as _uuid
+
+    col = _schema(any_client)
+    ids = _fill(col, rng, 3)
+    got = col.query.fetch_objects(filters=Filter.by_id().equal(_uuid.UUID(ids[1]))).objects
+    assert [o.uuid for o in got] == [ids[1]]
+    got = col.query.fetch_objects(filters=Filter.by_id().contains_any([_uuid.UUID(ids[0])])).objects
+    assert [o.uuid for o in got] == [ids[0]]
+    one = col.query.fetch_object_by_id(ids[2], return_properties=["docid"])
+    assert one.properties == {"docid": "d2"}

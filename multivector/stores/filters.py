@@ -114,7 +114,17 @@ def validate_filter(node: FilterNode | None, config: CollectionConfig) -> Filter
                 f"Filter.by_id() does not support {node.operator.value}; use equal, not_equal, "
                 "contains_any, contains_none or like"
             )
-        return node
+        if node.operator is FilterOperator.LIKE:
+            return node
+        ids = tuple(str(v) if isinstance(v, _uuid.UUID) else v for v in _operands(node))
+        for value in ids:
+            if not isinstance(value, str):
+                raise FilterError(
+                    f"Filter.by_id(): {value!r} is not an id; pass str or uuid.UUID values"
+                )
+        if node.operator in (FilterOperator.CONTAINS_ANY, FilterOperator.CONTAINS_NONE):
+            return FilterLeaf(node.target, node.operator, ids, node.path, node.case_sensitive)
+        return FilterLeaf(node.target, node.operator, ids[0], node.path, node.case_sensitive)
     prop = config.property(node.target)
     if prop is None:
         known = sorted(p.name for p in config.properties)

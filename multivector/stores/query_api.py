@@ -210,15 +210,18 @@ class QueryAPI:
         )
 
     def fetch_object_by_id(
-        self, uuid: Any, *, include_vector: bool | Sequence[str] = False
+        self,
+        uuid: Any,
+        *,
+        include_vector: bool | Sequence[str] = False,
+        return_properties: Sequence[str] | None = None,
+        return_metadata: MetadataQuery | None = None,
     ) -> Object | None:
         """One object, or None when it does not exist."""
         found = self._col.backend.get([validate_uuid(uuid)], include_vector=bool(include_vector))[0]
-        return (
-            None
-            if found is None
-            else self._to_object(found, MetadataReturn(), include_vector, None)
-        )
+        if found is None:
+            return None
+        return self._to_object(found, MetadataReturn(), include_vector, return_properties)
 
     def fetch_objects_by_ids(
         self, uuids: Sequence[Any], *, include_vector: bool | Sequence[str] = False
