@@ -217,8 +217,20 @@ def test_bare_string_rejected(emb):
         emb.embed_documents(b"hello")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"texts\[1\] is a int"):
         emb.embed_documents(["ok", 3])  # type: ignore[list-item]
-    with pytest.raises(ConfigError, match="sequence of str, got set"):
-        emb.embed_documents({"a"})  # type: ignore[arg-type]
+    for unordered in ({"a"}, {"a": 1}):
+        with pytest.raises(ConfigError, match="ordered sequence of str, got"):
+            emb.embed_documents(unordered)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="got int"):
+        emb.embed_documents(3)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="could not iterate ndarray"):
+        emb.embed_documents(np.array("a"))  # type: ignore[arg-type]
+
+
+def test_other_iterables_accepted(emb):
+    expected = emb.embed_documents(["a b", "c"])
+    for texts in ((t for t in ["a b", "c"]), np.array(["a b", "c"]), ("a b", "c")):
+        got = emb.embed_documents(texts)  # type: ignore[arg-type]
+        assert [_max_diff(g, e) for g, e in zip(got, expected, strict=True)] == [0.0, 0.0]
     with pytest.raises(ConfigError, match="takes a str, got list"):
         emb.embed_query(["a"])  # type: ignore[arg-type]
 

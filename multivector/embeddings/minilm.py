@@ -59,7 +59,8 @@ import asyncio
 import importlib.util
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,15 +142,19 @@ def _check_texts(texts: object) -> list[str]:
             f"embed_documents() takes a sequence of texts, got a bare {type(texts).__name__} "
             f"{texts[:40]!r}; wrap it in a list ([text]) or call embed_query(text)"
         )
-    if not isinstance(texts, Sequence):
+    if isinstance(texts, (Mapping, AbstractSet)) or not isinstance(texts, Iterable):
         raise ConfigError(
-            f"embed_documents() takes a sequence of str, got {type(texts).__name__}; "
+            f"embed_documents() takes an ordered sequence of str, got {type(texts).__name__}; "
             "pass a list of texts"
         )
+    try:
+        texts = list(texts)  # also accepts generators and NumPy string arrays
+    except TypeError as exc:  # e.g. a 0-d NumPy array
+        raise ConfigError(f"embed_documents() could not iterate {type(texts).__name__}") from exc
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise ConfigError(f"texts[{i}] is a {type(text).__name__}, not str: {text!r:.60}")
-    return list(texts)
+    return texts
 
 
 def _length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
