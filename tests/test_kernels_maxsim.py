@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,6 +244,22 @@ def test_read_only_and_memory_mapped_arrays(tmp_path, dtype):
     np.testing.assert_array_equal(
         found[0].indices, maxsim_search(query, tokens, offsets, 4, mask).indices
     )
+
+
+def test_concurrent_searches_from_threads_agree():
+    # the kernels release the GIL (nogil=True); the store may search from several threads at once
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(1, 20, 200)
+    offsets = np.zeros(201, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    tokens = rng.standard_normal((int(offsets[-1]), 16)).astype(np.float16)
+    queries = [rng.standard_normal((5, 16)).astype(np.float32) for _ in range(8)]
+    expected = [maxsim_search(q, tokens, offsets, 7) for q in queries]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda q: maxsim_search(q, tokens, offsets, 7), queries))
+    for got, want in zip(found, expected, strict=True):
+        np.testing.assert_array_equal(got.indices, want.indices)
+        np.testing.assert_array_equal(got.scores, want.scores)
 
 
 def test_query_dtype_and_layout_are_converted():
