@@ -646,7 +646,7 @@ def test_import_multivector_does_not_import_llama_index() -> None:
 
 def test_missing_llama_index_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "multivector.integrations.llama_index")
-    monkeypatch.setitem(sys.modules, "llama_index.core.base.base_retriever", None)
+    monkeypatch.setitem(sys.modules, "llama_index.core.vector_stores.types", None)
     with pytest.raises(OptionalDependencyError, match=r"multivector\[llama-index\]"):
         importlib.import_module("multivector.integrations.llama_index")
 
