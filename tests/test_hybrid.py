@@ -262,3 +262,17 @@ def test_weaviate_bm25_scores_match_formula(client):
     assert got.keys() == expected.keys()
     for u in got:
         assert got[u] == pytest.approx(expected[u], rel=1e-9)
+
+
+def test_stopwords_only_removed_for_word_tokenization(any_client):
+    c = any_client.collections.create(
+        "Tok",
+        properties=[
+            Property(name="word", data_type=DataType.TEXT),
+            Property(name="exact", data_type=DataType.TEXT, tokenization="field"),
+        ],
+    )
+    c.data.insert({"word": "the cat", "exact": "the"}, uuid="a")
+    c.data.insert({"word": "a dog", "exact": "dog"}, uuid="b")
+    assert c.query.bm25("the", query_properties=["word"]).objects == []
+    assert [o.uuid for o in c.query.bm25("the", query_properties=["exact"]).objects] == ["a"]

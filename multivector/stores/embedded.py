@@ -32,8 +32,8 @@ from multivector.stores.bm25 import BM25Index
 from multivector.stores.filters import evaluate_filter
 from multivector.stores.protocol import Hit, ObjectRecord, StoredObject
 from multivector.stores.snapshot import Snapshot, StorageDelta
-from multivector.stores.stopwords import Stopwords
-from multivector.stores.tokenize import tokenize, tokenize_value
+from multivector.stores.stopwords import Stopwords, bm25_query_terms
+from multivector.stores.tokenize import tokenize_value
 
 __all__ = ["CollectionStorage", "EmbeddedClient", "EmbeddedCollection"]
 
@@ -468,7 +468,7 @@ class EmbeddedCollection:
                 prop = self._config.property(name)
                 if index is None or prop is None:
                     continue
-                terms = self._stopwords.filter_query(tokenize(query, _tok(prop.tokenization)))
+                terms = bm25_query_terms(query, prop.tokenization, self._stopwords)
                 if not terms:
                     continue
                 local = list(dict.fromkeys(terms))

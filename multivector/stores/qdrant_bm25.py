@@ -26,8 +26,8 @@ from qdrant_client import models
 
 from multivector.config import CollectionConfig, InvertedIndexConfig, Property, Tokenization
 from multivector.stores.bm25_scoring import rank_bm25_idf, weaviate_idf
-from multivector.stores.stopwords import Stopwords
-from multivector.stores.tokenize import tokenize, tokenize_value
+from multivector.stores.stopwords import Stopwords, bm25_query_terms
+from multivector.stores.tokenize import tokenize_value
 
 __all__ = [
     "SPARSE_VECTOR",
@@ -126,7 +126,7 @@ def query_terms(
         prop = indexed.get(name)
         if prop is None:
             continue
-        terms = stopwords.filter_query(tokenize(query, _tok(prop)))
+        terms = bm25_query_terms(query, prop.tokenization, stopwords)
         if terms:
             out.append(FieldQuery(name, boost, terms))
     return out

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from multivector.config import InvertedIndexConfig
+from multivector.config import InvertedIndexConfig, Tokenization
 from multivector.errors import ConfigError
 
-__all__ = ["ENGLISH_STOPWORDS", "PRESETS", "Stopwords"]
+__all__ = ["ENGLISH_STOPWORDS", "PRESETS", "Stopwords", "bm25_query_terms"]
 
 #: Weaviate's ``en`` preset (Lucene's English stopword set), 33 words.
 ENGLISH_STOPWORDS: frozenset[str] = frozenset(
@@ -82,3 +82,16 @@ class Stopwords:
         """``terms`` without stopwords, order and repetitions kept (for queries, never documents)."""
         words = self._words
         return [t for t in terms if t not in words]
+
+
+def bm25_query_terms(query: str, tokenization: Tokenization | None, stopwords: Stopwords) -> list[str]:
+    """The BM25 terms of a query for one property, as Weaviate derives them.
+
+    Stopwords are removed only for ``word`` tokenization (Weaviate's
+    ``removeStopwordsFromQueryTerms``); ``lowercase`` / ``whitespace`` / ``field`` keep every term.
+    """
+    from multivector.stores.tokenize import tokenize
+
+    tok = tokenization or Tokenization.WORD
+    terms = tokenize(query, tok)
+    return stopwords.filter_query(terms) if tok is Tokenization.WORD else terms
