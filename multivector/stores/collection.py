@@ -253,10 +253,7 @@ class DataAPI:
         vector: Any = None,
     ) -> str:
         """Insert one object and return its uuid; an existing uuid is an error (use ``replace``)."""
-        if uuid is not None and self.exists(validate_uuid(uuid)):
-            raise InvalidObjectError(
-                f"an object with uuid {str(uuid)!r} already exists; use data.replace() or data.update()"
-            )
+        self._check_new(uuid)
         records, failures = self._col.import_objects([DataObject(properties, uuid, vector)])
         _raise_single(failures)
         return records[0].uuid
@@ -269,13 +266,16 @@ class DataAPI:
         vector: Any = None,
     ) -> str:
         """Async :meth:`insert`."""
+        self._check_new(uuid)
+        records, failures = await self._col.aimport_objects([DataObject(properties, uuid, vector)])
+        _raise_single(failures)
+        return records[0].uuid
+
+    def _check_new(self, uuid: Any) -> None:
         if uuid is not None and self.exists(validate_uuid(uuid)):
             raise InvalidObjectError(
                 f"an object with uuid {str(uuid)!r} already exists; use data.replace() or data.update()"
             )
-        records, failures = await self._col.aimport_objects([DataObject(properties, uuid, vector)])
-        _raise_single(failures)
-        return records[0].uuid
 
     def insert_many(self, objects: Sequence[DataObject | Mapping[str, Any]]) -> InsertManyReturn:
         """Insert or replace many objects; valid ones are stored, invalid ones reported."""
