@@ -16,7 +16,7 @@ for a missing thing, ``OSError`` for storage, ``ImportError`` for a missing extr
     │   ├── CollectionNotFoundError
     │   └── ObjectNotFoundError
     ├── StorageError (OSError)                   the durable store
-    │   ├── StorageFormatError                   damaged file or a format this version cannot read
+    │   ├── StorageFormatError                   damaged file (store or model weights) or a newer format
     │   └── StoreLockedError                     another process holds the write lock
     ├── BackendError (RuntimeError)              a scale-out backend (Qdrant) failed or is too old
     ├── EmbeddingError (RuntimeError)            the embedding provider failed
@@ -106,7 +106,7 @@ class StorageError(MultiVectorError, OSError):
 
 
 class StorageFormatError(StorageError):
-    """A store file is damaged or was written by a format version this release cannot read."""
+    """A file (a store, or model weights) is damaged, or was written by a newer format version."""
 
 
 class StoreLockedError(StorageError):
