@@ -94,5 +94,7 @@ def connect_to_qdrant(
     """
     from multivector.stores.qdrant import open_qdrant_client
 
-    backend = open_qdrant_client(url=url, api_key=api_key, location=location, path=path, **client_options)
+    backend = open_qdrant_client(
+        url=url, api_key=api_key, location=location, path=path, **client_options
+    )
     return Client(backend, headers=headers)

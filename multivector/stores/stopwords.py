@@ -84,7 +84,9 @@ class Stopwords:
         return [t for t in terms if t not in words]
 
 
-def bm25_query_terms(query: str, tokenization: Tokenization | None, stopwords: Stopwords) -> list[str]:
+def bm25_query_terms(
+    query: str, tokenization: Tokenization | None, stopwords: Stopwords
+) -> list[str]:
     """The BM25 terms of a query for one property, as Weaviate derives them.
 
     Stopwords are removed only for ``word`` tokenization (Weaviate's
