@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from multivector.kernels import maxsim_search, maxsim_search_batch
+from multivector.stores import ann_index
 from multivector.stores.ann_index import CentroidIndex, PlaidParams
 
 DIM = 128
@@ -123,7 +124,10 @@ def main() -> None:
         "--f16-docs", type=int, default=50_000, help="docs for the float16/float32 check"
     )
     args = parser.parse_args()
-    print(f"load average at start: {os.getloadavg()}  (2 cores, shared machine)")
+    print(
+        f"load average at start: {os.getloadavg()}  (2 cores, shared machine); "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}"
+    )
 
     t0 = time.perf_counter()
     data = make_data(args.docs, args.topics, structure=args.structure)
@@ -162,14 +166,21 @@ def main() -> None:
         f"exact: p50 {exact_p50:.1f} ms/query single, {batch_s / len(queries) * 1e3:.1f} ms/query batched"
     )
 
-    settings = [(params.nprobe, params.n_candidates)]
+    settings = [(params.nprobe, params.n_candidates, False)]
     if args.sweep:
-        settings += [(2, 256), (4, 256), (4, 1024), (8, 512), (8, 1024), (16, 1024)]
+        settings += [(2, 256, False), (4, 256, False), (4, 512, False), (8, 512, False)]
+        settings += [(8, 1024, False), (16, 1024, False), (4, 1024, True), (4, 2048, False)]
     print(
-        f"\n{'nprobe':>6} {'cands':>6} {'recall@10':>9} {'p50 ms':>7} {'p95 ms':>7} {'cand ms':>7} "
-        f"{'x exact':>8}"
+        f"defaults: nprobe {params.nprobe}, n_candidates {params.n_candidates}; "
+        f"rerank parallel above {ann_index.PARALLEL_RERANK} candidates unless forced"
     )
-    for nprobe, n_cand in settings:
+    print(
+        f"\n{'nprobe':>6} {'cands':>6} {'par':>4} {'recall@10':>9} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'cand ms':>7} {'x exact':>8}"
+    )
+    default_threshold = ann_index.PARALLEL_RERANK
+    for nprobe, n_cand, parallel in settings:
+        ann_index.PARALLEL_RERANK = 0 if parallel else default_threshold
         index.params = dataclasses.replace(
             params, nprobe=nprobe, n_candidates=n_cand, flat_search_cutoff=0
         )
@@ -185,8 +196,35 @@ def main() -> None:
             recalls.append(len(set(res.result.indices.tolist()) & set(t.tolist())) / max(1, len(t)))
         p50 = pct(times, 50)
         print(
-            f"{nprobe:>6} {n_cand:>6} {np.mean(recalls):>9.3f} {p50:>7.1f} {pct(times, 95):>7.1f} "
-            f"{pct(cand_times, 50):>7.1f} {exact_p50 / p50:>7.1f}x"
+            f"{nprobe:>6} {n_cand:>6} {'yes' if parallel else 'auto':>4} {np.mean(recalls):>9.3f} "
+            f"{p50:>7.1f} {pct(times, 95):>7.1f} {pct(cand_times, 50):>7.1f} {exact_p50 / p50:>7.1f}x"
+        )
+    ann_index.PARALLEL_RERANK = default_threshold
+
+    # filters: candidates are generated among matching objects; few matches -> exact search
+    index.params = params
+    print(f"\nfiltered (defaults, flat_search_cutoff {params.flat_search_cutoff}):")
+    print(
+        f"{'match':>8} {'objects':>8} {'path':>7} {'recall@10':>9} {'p50 ms':>7} {'exact p50':>9}"
+    )
+    frng = np.random.default_rng(5)
+    for frac in (0.2, 0.02, 0.005):
+        mask = frng.random(args.docs) < frac
+        fq = queries[: min(20, len(queries))]
+        ftruth = [r.indices for r in maxsim_search_batch(fq, tokens, offsets, 10, mask)]
+        times, exact_t, recalls, paths = [], [], [], set()
+        for q, t in zip(fq, ftruth):
+            t0 = time.perf_counter()
+            res = index.search(q, tokens, offsets, k=10, mask=mask, alive=None)
+            times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            maxsim_search(q, tokens, offsets, 10, mask)
+            exact_t.append(time.perf_counter() - t0)
+            paths.add("approx" if res.approximate else "exact")
+            recalls.append(len(set(res.result.indices.tolist()) & set(t.tolist())) / max(1, len(t)))
+        print(
+            f"{frac:>8.1%} {int(mask.sum()):>8} {'/'.join(sorted(paths)):>7} "
+            f"{np.mean(recalls):>9.3f} {pct(times, 50):>7.1f} {pct(exact_t, 50):>9.1f}"
         )
 
     n16 = min(args.f16_docs, args.docs)

@@ -60,8 +60,8 @@ class PlaidParams:
 
     n_centroids: int | None = None
     nprobe: int = 4
-    n_candidates: int = 512
-    flat_search_cutoff: int = 10_000
+    n_candidates: int = 1024
+    flat_search_cutoff: int = 4_096
     min_train_docs: int = 2_000
     sample_tokens: int = 131_072
     n_iter: int = 8
