@@ -424,3 +424,28 @@ def test_collection_uses_the_index_with_deletes_filters_and_compaction(client, r
     assert _ids(approx.query.near_vector(q, limit=5)) == _ids(exact.query.near_vector(q, limit=5))
     with pytest.raises(ConfigError, match="nope"):
         backend.retrain_index("nope")
+
+
+def test_durable_store_keeps_the_config_and_rebuilds_the_index_on_reopen(tmp_path, rng):
+    index = Configure.VectorIndex.plaid(
+        n_centroids=16, n_candidates=60, flat_search_cutoff=10, min_train_docs=100
+    )
+    tokens, offsets = clustered(rng, 300, dtype=np.float32)
+    q = query_near(rng, tokens, offsets, 7)
+    with multivector.connect(path=str(tmp_path)) as first:
+        col = first.collections.create(
+            "Docs", vector_config=[Configure.MultiVectors.self_provided(name="mv", index=index)]
+        )
+        objects = [
+            multivector.DataObject({"i": i}, vector={"mv": tokens[offsets[i] : offsets[i + 1]]})
+            for i in range(300)
+        ]
+        assert not col.data.insert_many(objects).has_errors
+        before = _ids(col.query.near_vector(q, limit=5))
+        assert col.backend._ann["mv"][1].trained
+    with multivector.connect(path=str(tmp_path)) as again:
+        col = again.collections.use("Docs")
+        assert col.config.vector("mv").index == index
+        assert not col.backend._ann  # derived data: not persisted, rebuilt at the first search
+        assert _ids(col.query.near_vector(q, limit=5)) == before
+        assert col.backend._ann["mv"][1].trained
