@@ -133,16 +133,16 @@ def test_reopen_without_close_rebuilds_from_sqlite(tmp_path, rng):
     with multivector.connect(path, read_only=True) as reader:
         assert _searches(reader.collections.use("Docs"), rng) == before
     writer.close()
-    with multivector.connect(path) as client:  # cache now current: mmap path
+    with multivector.connect(path) as client:  # the default: the arenas are read from SQLite
         assert _searches(client.collections.use("Docs"), rng) == before
 
 
 def test_appends_after_a_memory_mapped_reopen(tmp_path, rng):
     path = tmp_path / "store"
     objs = _objects(rng, 30)
-    with multivector.connect(path) as client:
+    with multivector.connect(path, mmap_cache=True) as client:
         _create(client).data.insert_many(objs[:20])
-    with multivector.connect(path) as client:
+    with multivector.connect(path, mmap_cache=True) as client:
         col = client.collections.use("Docs")
         arena = col.backend._arenas["mv"]  # the reopen maps the cache read-only
         assert not arena.tokens().flags.writeable
@@ -153,21 +153,21 @@ def test_appends_after_a_memory_mapped_reopen(tmp_path, rng):
     fresh = _create(fresh_client)
     fresh.data.insert_many(objs[1:])
     assert _searches(fresh, rng) == after
-    with multivector.connect(path) as client:
+    with multivector.connect(path, mmap_cache=True) as client:
         assert _searches(client.collections.use("Docs"), rng) == after
 
 
 def test_damaged_cache_is_ignored_and_rebuilt(tmp_path, rng):
     path = tmp_path / "store"
-    with multivector.connect(path) as client:
+    with multivector.connect(path, mmap_cache=True) as client:
         col = _create(client)
         col.data.insert_many(_objects(rng, 20))
         before = _searches(col, rng)
     tokens = next((path / "cache").rglob("s0.tokens.npy"))
     tokens.write_bytes(tokens.read_bytes()[:100])
-    with multivector.connect(path) as client:
+    with multivector.connect(path, mmap_cache=True) as client:
         assert _searches(client.collections.use("Docs"), rng) == before
-    with multivector.connect(path) as client:  # the writer rewrote it at close
+    with multivector.connect(path, mmap_cache=True) as client:  # the writer rewrote it at close
         col = client.collections.use("Docs")
         assert not col.backend._arenas["mv"].tokens().flags.writeable
         assert _searches(col, rng) == before

@@ -25,7 +25,7 @@ HOSTILE = [
 
 def _store(tmp_path):
     path = tmp_path / "store"
-    client = multivector.connect(path)
+    client = multivector.connect(path, mmap_cache=True)
     col = client.collections.create(
         "Safe", vector_config=[Configure.MultiVectors.self_provided(name="v")]
     )
@@ -49,7 +49,7 @@ def test_hostile_names_and_values_round_trip_verbatim(tmp_path):
     with pytest.raises(multivector.MultiVectorError):
         col.data.insert({"x": 1}, uuid="bad\x00uuid")
     client.close()
-    with multivector.connect(path) as client:
+    with multivector.connect(path, mmap_cache=True) as client:  # cache folders: ids, not names
         col = client.collections.use("Safe")
         got = {o.uuid: o.properties for o in col.query.fetch_objects(limit=100).objects}
         assert {u: p["text"] for u, p in got.items()} == values

@@ -28,6 +28,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from itertools import chain
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -187,6 +188,84 @@ class BM25Index:
             self._doc_terms[slot] = np.array(tids, dtype=np.int64)
             self._total_len += len(tokens)
             self._invalidate()
+
+    def add_many(self, slots: Sequence[int], token_lists: Sequence[Sequence[str]]) -> None:
+        """Index many documents at once; the same index as ``add(slot, tokens)`` for each pair in
+        order, built with NumPy instead of per-document appends (a reopen indexes every object).
+
+        Slots past every slot seen so far, in increasing order, take the bulk path; anything
+        else falls back to :meth:`add` one document at a time.
+        """
+        if len(slots) != len(token_lists):
+            raise ConfigError(
+                f"add_many: {len(slots)} slots but {len(token_lists)} token lists; pass one each"
+            )
+        if not slots:
+            return
+        slot_arr = np.fromiter((_check_slot(s) for s in slots), dtype=np.int64, count=len(slots))
+        for slot, tokens in zip(slot_arr.tolist(), token_lists, strict=True):
+            if isinstance(tokens, str):
+                raise ConfigError(
+                    f"BM25Index.add_many(slot={slot}): tokens must be a list of terms, not the "
+                    f"str {tokens[:40]!r}; tokenize it first"
+                )
+        with self._lock:
+            bulk = int(slot_arr[0]) >= self._doc_len.size and bool(
+                np.all(slot_arr[1:] > slot_arr[:-1])
+            )
+            if not bulk:
+                for slot, tokens in zip(slot_arr.tolist(), token_lists, strict=True):
+                    self.add(slot, tokens)
+                return
+            self._add_bulk_locked(slot_arr, token_lists)
+
+    def _add_bulk_locked(self, slot_arr: I64Array, token_lists: Sequence[Sequence[str]]) -> None:
+        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+        flat = list(chain.from_iterable(token_lists))
+        term_ids = self._term_ids
+        # First-occurrence order over documents, then positions: the order add() assigns ids in.
+        for term in dict.fromkeys(flat):
+            if term not in term_ids:
+                term_ids[term] = len(term_ids)
+                self._postings.append(_Postings())
+                self._df.append(0)
+        tids = np.fromiter(map(term_ids.__getitem__, flat), dtype=np.int64, count=len(flat))
+        n_terms = max(len(term_ids), 1)
+        doc = np.repeat(np.arange(len(token_lists), dtype=np.int64), lengths)
+        keys, tfs = np.unique(doc * n_terms + tids, return_counts=True)  # sorted by (doc, term)
+        pair_doc = keys // n_terms
+        pair_tid = keys - pair_doc * n_terms
+        # Per document: its distinct term ids (for removals).
+        per_doc = np.split(pair_tid, np.cumsum(np.bincount(pair_doc, minlength=len(lengths)))[:-1])
+        self._doc_terms.update(zip(slot_arr.tolist(), per_doc, strict=True))
+        # Per term: increasing slots and their frequencies.
+        order = np.argsort(pair_tid, kind="stable")
+        by_term = pair_tid[order]
+        post_slots = slot_arr[pair_doc[order]]
+        post_tfs = tfs[order].astype(np.float64)
+        touched, starts, counts = np.unique(by_term, return_index=True, return_counts=True)
+        df = self._df
+        postings = self._postings
+        for tid, start, count in zip(touched.tolist(), starts.tolist(), counts.tolist()):
+            entry = postings[tid]
+            new_slots = post_slots[start : start + count]
+            new_tfs = post_tfs[start : start + count]
+            if entry.slots.size == 0 and not entry.pending_slots:
+                entry.slots = new_slots
+                entry.tfs = new_tfs
+            else:
+                entry.pending_slots.extend(new_slots.tolist())
+                entry.pending_tfs.extend(new_tfs.astype(np.int64).tolist())
+            entry.last = int(new_slots[-1])
+            df[tid] += count
+        top = int(slot_arr[-1])
+        if top >= self._doc_len.size:
+            grown = np.zeros(max(top + 1, 2 * self._doc_len.size, 16), dtype=np.int64)
+            grown[: self._doc_len.size] = self._doc_len
+            self._doc_len = grown
+        self._doc_len[slot_arr] = lengths
+        self._total_len += int(lengths.sum())
+        self._invalidate()
 
     def remove(self, slot: int) -> None:
         """Remove document ``slot``; an unknown slot is a no-op."""

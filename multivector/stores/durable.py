@@ -35,7 +35,7 @@ def open_durable_client(
     read_only: bool = False,
     lock_timeout: float = 0.0,
     synchronous: Synchronous = "full",
-    mmap_cache: bool = True,
+    mmap_cache: bool = False,
     busy_timeout: float = 30.0,
 ) -> DurableClient:
     """Open (creating unless ``read_only``) the durable store in folder ``path``.

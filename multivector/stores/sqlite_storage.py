@@ -18,19 +18,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from multivector.config import CollectionConfig, DataType
+from multivector.config import CollectionConfig
 from multivector.errors import CollectionNotFoundError, StorageFormatError
 from multivector.stores.arena_cache import ArenaCache
 from multivector.stores.protocol import StoredObject
-from multivector.stores.snapshot import PackedArena, Snapshot, StorageDelta
+from multivector.stores.snapshot import Snapshot, StorageDelta
 from multivector.stores.sqlite_db import Database
+from multivector.stores.sqlite_read import DTYPES, date_properties, decode_properties, read_arenas
 
 __all__ = ["SqliteCollectionStorage", "decode_config"]
 
-_DTYPES: dict[str, np.dtype[Any]] = {"float16": np.dtype("<f2"), "float32": np.dtype("<f4")}
-
 _OBJECT_COLUMNS = "uuid, seq, properties, creation_time, update_time"
-_VECTOR_ROWS = (
+_CHANGED_VECTORS = (
     "SELECT v.uuid, v.space, v.n_tokens, v.dim, v.dtype, v.data FROM objects AS o "
     "JOIN vectors AS v ON v.collection_id = o.collection_id AND v.uuid = o.uuid "
     "WHERE o.collection_id = ? AND o.seq > ? ORDER BY o.seq"
@@ -91,7 +90,7 @@ class SqliteCollectionStorage:
 
     def write(self, *, upserts: Sequence[StoredObject], deletes: Sequence[str]) -> None:
         """Apply upserts and deletes in one transaction; durable when it returns."""
-        dtypes = {v.name: _DTYPES[v.dtype] for v in (self._config.vectors if self._config else ())}
+        dtypes = {v.name: DTYPES[v.dtype] for v in (self._config.vectors if self._config else ())}
         with self._db.writing() as conn:
             row = conn.execute(
                 "SELECT last_seq FROM collections WHERE id = ?", (self._id,)
@@ -135,7 +134,7 @@ class SqliteCollectionStorage:
                         (self._id, o.uuid, space, int(m.shape[0]), int(m.shape[1]), dt.name, blob)
                         for o in upserts
                         for space, m in o.vectors.items()
-                        for dt in [dtypes.get(space, _DTYPES["float32"])]
+                        for dt in [dtypes.get(space, DTYPES["float32"])]
                         for blob in [np.ascontiguousarray(m, dtype=dt).tobytes()]
                     ],
                 )
@@ -169,7 +168,7 @@ class SqliteCollectionStorage:
     def snapshot(self) -> Snapshot:
         """The whole collection, from the arena cache when it is current, else from the rows."""
         self._data_version = self._db.data_version()
-        with self._db.reading() as conn:
+        with self._db.reading(bulk=True) as conn:
             return self._snapshot(conn)
 
     def poll(self) -> StorageDelta | None:
@@ -180,44 +179,50 @@ class SqliteCollectionStorage:
         self._data_version = version
         with self._db.reading() as conn:
             last_seq, config_text, prune_seq = self._collection_row(conn)
-            if prune_seq > self._seq:
-                return StorageDelta(reload=self._snapshot(conn))
-            delta = StorageDelta()
-            if config_text != self._config_text:
-                delta.config = self._set_config_text(config_text)
-            if last_seq > self._seq:
-                config = self._config
-                assert config is not None  # set by the snapshot taken at construction
-                rows = conn.execute(
-                    f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE collection_id = ? AND seq > ? "
-                    "ORDER BY seq",
+            if prune_seq <= self._seq:
+                return self._delta(conn, last_seq=last_seq, config_text=config_text)
+        # The deletion log was pruned past what we hold: reload it all (one bulk transaction).
+        return StorageDelta(reload=self.snapshot())
+
+    def _delta(
+        self, conn: sqlite3.Connection, *, last_seq: int, config_text: str
+    ) -> StorageDelta | None:
+        delta = StorageDelta()
+        if config_text != self._config_text:
+            delta.config = self._set_config_text(config_text)
+        if last_seq > self._seq:
+            config = self._config
+            assert config is not None  # set by the snapshot taken at construction
+            rows = conn.execute(
+                f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE collection_id = ? AND seq > ? "
+                "ORDER BY seq",
+                (self._id, self._seq),
+            ).fetchall()
+            vectors: dict[str, dict[str, npt.NDArray[np.float32]]] = {}
+            for uuid, space, n, dim, dtype, data in conn.execute(
+                _CHANGED_VECTORS, (self._id, self._seq)
+            ):
+                matrix = self._decode_matrix(uuid, n, dim, dtype, data)
+                vectors.setdefault(uuid, {})[space] = matrix.astype(np.float32)
+            delta.upserts = [
+                StoredObject(
+                    uuid, self._decode_props(uuid, text, config), vectors.get(uuid, {}), c, u
+                )
+                for uuid, _seq, text, c, u in rows
+            ]
+            changed = {o.uuid for o in delta.upserts}
+            delta.deletes = [
+                u
+                for (u,) in conn.execute(
+                    "SELECT uuid FROM deletions WHERE collection_id = ? AND seq > ? ORDER BY seq",
                     (self._id, self._seq),
-                ).fetchall()
-                vectors: dict[str, dict[str, npt.NDArray[np.float32]]] = {}
-                for uuid, space, n, dim, dtype, data in conn.execute(
-                    _VECTOR_ROWS, (self._id, self._seq)
-                ):
-                    matrix = self._decode_matrix(uuid, n, dim, dtype, data)
-                    vectors.setdefault(uuid, {})[space] = matrix.astype(np.float32)
-                delta.upserts = [
-                    StoredObject(
-                        uuid, self._decode_props(uuid, text, config), vectors.get(uuid, {}), c, u
-                    )
-                    for uuid, _seq, text, c, u in rows
-                ]
-                changed = {o.uuid for o in delta.upserts}
-                delta.deletes = [
-                    u
-                    for (u,) in conn.execute(
-                        "SELECT uuid FROM deletions WHERE collection_id = ? AND seq > ? ORDER BY seq",
-                        (self._id, self._seq),
-                    )
-                    if u not in changed
-                ]
-                self._seq = last_seq
-            if delta.config is None and not delta.upserts and not delta.deletes:
-                return None
-            return delta
+                )
+                if u not in changed
+            ]
+            self._seq = last_seq
+        if delta.config is None and not delta.upserts and not delta.deletes:
+            return None
+        return delta
 
     # ----------------------------------------------------------------- helpers
     def _collection_row(self, conn: sqlite3.Connection) -> tuple[int, str, int]:
@@ -238,6 +243,8 @@ class SqliteCollectionStorage:
     def _snapshot(self, conn: sqlite3.Connection) -> Snapshot:
         last_seq, config_text, _prune = self._collection_row(conn)
         config = self._set_config_text(config_text)
+        dates, date_arrays = date_properties(config)
+        file = self._db.file
         uuids: list[str] = []
         props: list[dict[str, Any]] = []
         times: list[tuple[float, float]] = []
@@ -246,58 +253,25 @@ class SqliteCollectionStorage:
             (self._id,),
         ):
             uuids.append(uuid)
-            props.append(self._decode_props(uuid, text, config))
+            props.append(
+                decode_properties(uuid, text, date_props=dates, date_arrays=date_arrays, file=file)
+            )
             times.append((created or 0.0, updated or 0.0))
         arenas = None
         if self._cache is not None:
             arenas = self._cache.load(self._id, seq=last_seq, uuids=uuids)
         self.cache_hit = arenas is not None
         if arenas is None:
-            arenas = self._read_arenas(conn, uuids, config)
+            arenas = read_arenas(
+                conn, collection_id=self._id, uuids=uuids, config=config, file=file
+            )
         self._seq = last_seq
         return Snapshot(config=config, uuids=uuids, properties=props, times=times, arenas=arenas)
-
-    def _read_arenas(
-        self, conn: sqlite3.Connection, uuids: list[str], config: CollectionConfig
-    ) -> dict[str, PackedArena]:
-        slot_of = {u: i for i, u in enumerate(uuids)}
-        tokens: dict[str, npt.NDArray[np.floating]] = {}
-        lengths: dict[str, npt.NDArray[np.int64]] = {}
-        filled: dict[str, int] = {}
-        for space, total, low, high in conn.execute(
-            "SELECT space, SUM(n_tokens), MIN(dim), MAX(dim) FROM vectors "
-            "WHERE collection_id = ? GROUP BY space",
-            (self._id,),
-        ):
-            vec = config.vector(space)
-            if vec is None:
-                continue
-            if low != high:
-                raise StorageFormatError(
-                    f"{self._db.file}: vector {space!r} holds matrices of widths {low} and {high}"
-                )
-            tokens[space] = np.empty((int(total), int(low)), dtype=_DTYPES[vec.dtype])
-            lengths[space] = np.zeros(len(uuids), dtype=np.int64)
-            filled[space] = 0
-        for uuid, space, n, dim, dtype, data in conn.execute(_VECTOR_ROWS, (self._id, -1)):
-            if space not in tokens:
-                continue
-            matrix = self._decode_matrix(uuid, n, dim, dtype, data)
-            pos = filled[space]
-            tokens[space][pos : pos + n] = matrix
-            filled[space] = pos + n
-            lengths[space][slot_of[uuid]] = n
-        out: dict[str, PackedArena] = {}
-        for space, array in tokens.items():
-            offsets = np.zeros(len(uuids) + 1, dtype=np.int64)
-            np.cumsum(lengths[space], out=offsets[1:])
-            out[space] = PackedArena(array, offsets, int(array.shape[1]))
-        return out
 
     def _decode_matrix(
         self, uuid: str, n: int, dim: int, dtype: str, data: bytes
     ) -> npt.NDArray[np.floating]:
-        dt = _DTYPES.get(dtype)
+        dt = DTYPES.get(dtype)
         if dt is None or not isinstance(data, bytes) or len(data) != n * dim * dt.itemsize:
             raise StorageFormatError(
                 f"{self._db.file}: the stored matrix of object {uuid!r} is damaged "
@@ -306,20 +280,7 @@ class SqliteCollectionStorage:
         return np.frombuffer(data, dtype=dt).reshape(n, dim)
 
     def _decode_props(self, uuid: str, text: str, config: CollectionConfig) -> dict[str, Any]:
-        try:
-            props = json.loads(text)
-            if not isinstance(props, dict):
-                raise TypeError("not an object")
-            for prop in config.properties:
-                value = props.get(prop.name)
-                if value is None:
-                    continue
-                if prop.data_type is DataType.DATE:
-                    props[prop.name] = _dt.datetime.fromisoformat(value)
-                elif prop.data_type is DataType.DATE_ARRAY:
-                    props[prop.name] = [_dt.datetime.fromisoformat(v) for v in value]
-            return props
-        except (ValueError, TypeError) as exc:
-            raise StorageFormatError(
-                f"{self._db.file}: the properties of object {uuid!r} are damaged ({exc})"
-            ) from None
+        dates, date_arrays = date_properties(config)
+        return decode_properties(
+            uuid, text, date_props=dates, date_arrays=date_arrays, file=self._db.file
+        )
