@@ -181,9 +181,12 @@ class EmbeddedCollection:
         for prop in self._config.properties:
             if prop.data_type.is_text and prop.index_searchable and prop.name not in self._bm25:
                 index = BM25Index(k1=inv.k1, b=inv.bm25_b, scoring=inv.scoring)
-                for slot in np.flatnonzero(self._alive).tolist():
-                    props = self._props[slot] or {}
-                    index.add(slot, tokenize_value(props.get(prop.name), _tok(prop.tokenization)))
+                slots = np.flatnonzero(self._alive).tolist()
+                tok = _tok(prop.tokenization)
+                index.add_many(
+                    slots,
+                    [tokenize_value((self._props[s] or {}).get(prop.name), tok) for s in slots],
+                )
                 self._bm25[prop.name] = index
 
     # ------------------------------------------------------------ FilterContext
