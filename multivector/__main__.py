@@ -96,7 +96,8 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
     return found[0], found[1], found[2]
 
 
-def _build(args: argparse.Namespace, client: Any, docs: list[dict[str, Any]]) -> Any:
+def _build(args: argparse.Namespace, client: Any, docs: list[dict[str, Any]]) -> tuple[Any, int]:
+    """The collection holding ``docs`` (created or reused) and how many documents were imported."""
     from multivector import generate_uuid5
     from multivector.config import Configure, DataType, Property
     from multivector.embeddings.minilm import MiniLMTokenEmbedder
@@ -142,7 +143,7 @@ def _build(args: argparse.Namespace, client: Any, docs: list[dict[str, Any]]) ->
         failed = col.batch.failed_objects
         if failed:
             raise MultiVectorError(f"{len(failed)} documents failed to import; first: {failed[0]}")
-    return col
+    return col, len(missing)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -174,7 +175,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         queries = [q for q in queries if q.id in qrels]
     client = multivector.connect(args.store) if args.store is not None else multivector.connect()
     with client:
-        col = _build(args, client, docs)
+        col, imported = _build(args, client, docs)
         report = evaluate(
             col,
             queries,
@@ -189,7 +190,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(f"{len(docs)} documents, {report.n_queries} queries, k={args.k}")
+        print(
+            f"{len(docs)} documents ({imported} imported now), {report.n_queries} queries, k={args.k}"
+        )
         print(report.format_table())
     return 0
 

@@ -305,6 +305,7 @@ def test_loaders_name_the_bad_line(tmp_path, name, content, loader, message):
 # ------------------------------------------------------------------------------ CLI
 def _tiny_dataset(tmp_path: Path, n_docs: int = 16) -> Path:
     """A labelled set from the bundled passages: each query is a passage's first sentence."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     docs = [json.loads(line) for line in BUNDLED.read_text(encoding="utf-8").splitlines()][:n_docs]
     (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
     queries, qrels = [], ["query_id\tdoc_id\trelevance"]
@@ -323,7 +324,9 @@ def test_cli_evaluate_prints_table(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "12 documents, 4 queries, k=5" in out  # queries 0..3 point into the first 12 docs
+    assert (
+        "12 documents (12 imported now), 4 queries, k=5" in out
+    )  # queries 0..3 point into the first 12 docs
     for label in (
         "vector",
         "keyword",
@@ -362,6 +365,29 @@ def test_cli_evaluate_json_and_explicit_paths(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert [r["label"] for r in report["results"]] == ["keyword", "hybrid ranked alpha=0.25"]
     assert report["n_queries"] == 2
+
+
+def test_cli_store_is_reused(tmp_path, capsys):
+    data = _tiny_dataset(tmp_path / "data", n_docs=6)
+    argv = [
+        "evaluate",
+        str(data),
+        "--store",
+        str(tmp_path / "store"),
+        "--modes",
+        "vector",
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert "6 documents (6 imported now)" in first
+    assert main(argv) == 0
+    second = capsys.readouterr().out
+    assert "6 documents (0 imported now)" in second
+    assert first.splitlines()[1:] == second.splitlines()[1:]  # same collection, same numbers
+    # a smaller slice than the stored collection is refused, not silently mixed
+    assert main([*argv, "--limit-docs", "3"]) == 2
+    assert "holds 6 objects, more than the 3 documents" in capsys.readouterr().err
 
 
 def test_cli_errors_are_reported_not_raised(tmp_path, capsys):
