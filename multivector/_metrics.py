@@ -16,10 +16,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from multivector.errors import ConfigError
 
-__all__ = ["dedupe", "mrr_at_k", "ndcg_at_k", "recall_at_k"]
+__all__ = [
+    "Metrics",
+    "dedupe",
+    "mean_metrics",
+    "mrr_at_k",
+    "ndcg_at_k",
+    "recall_at_k",
+    "score_ranking",
+]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Mean nDCG@k, recall@k and MRR@k over ``n_queries`` queries."""
+
+    ndcg: float
+    recall: float
+    mrr: float
+    n_queries: int
 
 
 def dedupe(ranking: Sequence[str]) -> list[str]:
@@ -63,3 +82,26 @@ def mrr_at_k(ranking: Sequence[str], relevant: Collection[str], k: int) -> float
         if doc in relevant:
             return 1.0 / (i + 1)
     return 0.0
+
+
+def score_ranking(ranking: Sequence[str], relevant: Collection[str], k: int) -> Metrics:
+    """All three metrics of one query's ranking (``n_queries`` 1)."""
+    return Metrics(
+        ndcg=ndcg_at_k(ranking, relevant, k),
+        recall=recall_at_k(ranking, relevant, k),
+        mrr=mrr_at_k(ranking, relevant, k),
+        n_queries=1,
+    )
+
+
+def mean_metrics(items: Sequence[Metrics]) -> Metrics:
+    """The per-query mean of ``items`` (each query weighs the same)."""
+    if not items:
+        raise ConfigError("no queries to average")
+    n = sum(m.n_queries for m in items)
+    return Metrics(
+        ndcg=sum(m.ndcg * m.n_queries for m in items) / n,
+        recall=sum(m.recall * m.n_queries for m in items) / n,
+        mrr=sum(m.mrr * m.n_queries for m in items) / n,
+        n_queries=n,
+    )

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from multivector._metrics import mrr_at_k, ndcg_at_k, recall_at_k
+from multivector._metrics import Metrics, mean_metrics, score_ranking
 from multivector._progress import Progress
 from multivector.errors import ConfigError
 from multivector.query import HybridFusion
@@ -90,16 +90,6 @@ class SearchConfig:
         if self.fusion_type is not None:
             out["fusion_type"] = self.fusion_type
         return out
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """Mean nDCG@k, recall@k and MRR@k over ``n_queries`` queries."""
-
-    ndcg: float
-    recall: float
-    mrr: float
-    n_queries: int
 
 
 @dataclass(frozen=True)
@@ -312,32 +302,19 @@ def evaluate(
             for i, (s, use) in enumerate(zip(settings, uses_matrix)):
                 hits = retriever.search(query.text, matrix if use else None, s)
                 ranking = [_doc_id(hit, id_property) for hit in hits]
-                scores[i][query.id] = Metrics(
-                    ndcg=ndcg_at_k(ranking, relevant, k),
-                    recall=recall_at_k(ranking, relevant, k),
-                    mrr=mrr_at_k(ranking, relevant, k),
-                    n_queries=1,
-                )
+                scores[i][query.id] = score_ranking(ranking, relevant, k)
             progress.update(1)
     finally:
         progress.close()
     groups = tuple(sorted({q.group for q in run if q.group is not None}))
     results = []
     for config, per_query in zip(configs, scores):
-        by_group = {g: _mean([per_query[q.id] for q in run if q.group == g]) for g in groups}
-        results.append(ConfigResult(config, _mean(list(per_query.values())), by_group, per_query))
+        by_group = {g: mean_metrics([per_query[q.id] for q in run if q.group == g]) for g in groups}
+        results.append(
+            ConfigResult(config, mean_metrics(list(per_query.values())), by_group, per_query)
+        )
     return EvaluationReport(
         k=k, results=tuple(results), n_queries=len(run), groups=groups, skipped_queries=skipped
-    )
-
-
-def _mean(items: Sequence[Metrics]) -> Metrics:
-    n = len(items)
-    return Metrics(
-        ndcg=sum(m.ndcg for m in items) / n,
-        recall=sum(m.recall for m in items) / n,
-        mrr=sum(m.mrr for m in items) / n,
-        n_queries=n,
     )
 
 

@@ -12,7 +12,15 @@ import pytest
 import multivector
 from multivector import Configure, DataType, HybridFusion, Property
 from multivector.__main__ import main
-from multivector._metrics import dedupe, mrr_at_k, ndcg_at_k, recall_at_k
+from multivector._metrics import (
+    Metrics,
+    dedupe,
+    mean_metrics,
+    mrr_at_k,
+    ndcg_at_k,
+    recall_at_k,
+    score_ranking,
+)
 from multivector.errors import ConfigError
 from multivector.evaluation import (
     EvalQuery,
@@ -68,6 +76,17 @@ def test_repeated_ids_count_once():
     assert recall_at_k(["a", "a", "b"], {"a", "b"}, 2) == 1.0
     assert mrr_at_k(["x", "x", "b"], {"b"}, 2) == pytest.approx(0.5)
     assert ndcg_at_k(["a", "a"], {"a", "b"}, 2) == pytest.approx(1 / (1 + 1 / math.log2(3)))
+
+
+def test_score_ranking_and_mean():
+    one = score_ranking(["a", "b"], {"b"}, 2)
+    assert one == Metrics(ndcg=1 / math.log2(3), recall=1.0, mrr=0.5, n_queries=1)
+    two = Metrics(ndcg=1.0, recall=1.0, mrr=1.0, n_queries=2)  # already a mean over 2 queries
+    mean = mean_metrics([one, two])
+    assert mean.n_queries == 3
+    assert mean.mrr == pytest.approx((0.5 + 2 * 1.0) / 3)
+    with pytest.raises(ConfigError, match="no queries"):
+        mean_metrics([])
 
 
 @pytest.mark.parametrize("fn", [ndcg_at_k, recall_at_k, mrr_at_k])
