@@ -468,3 +468,73 @@ def test_any_order_of_adds_removes_and_replacements(operations, query):
         index.dense_scores(query, 7), fresh.dense_scores(query, 7), rtol=1e-12, atol=0
     )
     assert index.search(query).slots.tolist() == fresh.search(query).slots.tolist()
+
+
+def test_add_many_is_bit_identical_to_rank_bm25_on_real_text(wiki_docs):
+    index = BM25Index(k1=1.5, b=0.75, scoring="rank_bm25")
+    index.add_many(list(range(len(wiki_docs))), wiki_docs)
+    reference = BM25Okapi(wiki_docs)
+    for query in corpus_queries(wiki_docs, 20, seed=7):
+        assert np.array_equal(
+            index.dense_scores(query, len(wiki_docs)), reference.get_scores(query)
+        )
+
+
+bulk_docs = st.lists(st.lists(st.sampled_from("abcdef"), max_size=5), min_size=1, max_size=20)
+
+
+@settings(max_examples=120, deadline=None)
+@given(bulk_docs, ops, tiny_query, st.sampled_from(["rank_bm25", "weaviate"]), st.randoms())
+def test_add_many_then_any_writes_equals_one_add_at_a_time(docs, operations, query, scoring, rng):
+    """A bulk-built index (gaps between slots) behaves like add() per document, through
+    later adds, removals, replacements and a compaction remap."""
+    slots = [3 * i + 1 for i in range(len(docs))]
+    bulk = BM25Index(k1=1.5, b=0.75, scoring=scoring)
+    bulk.add_many(slots, docs)
+    serial = BM25Index(k1=1.5, b=0.75, scoring=scoring)
+    for slot, doc in zip(slots, docs, strict=True):
+        serial.add(slot, doc)
+    assert bulk._term_ids == serial._term_ids and bulk._df == serial._df
+    n = slots[-1] + 1
+    assert np.array_equal(bulk.dense_scores(query, n), serial.dense_scores(query, n))
+    live = dict(zip(slots, docs, strict=True))
+    next_slot = n
+    for is_add, doc in operations:
+        if is_add:
+            slot = rng.choice([*live, next_slot])  # a replacement or a new slot
+            next_slot += slot == next_slot
+            live[slot] = doc
+            for index in (bulk, serial):
+                index.add(slot, doc)
+        elif live:
+            slot = rng.choice(sorted(live))
+            del live[slot]
+            for index in (bulk, serial):
+                index.remove(slot)
+        got, want = bulk.search(query), serial.search(query)
+        assert got.slots.tolist() == want.slots.tolist()
+        assert np.array_equal(got.scores, want.scores)
+        assert np.array_equal(got.matched, want.matched)
+    mapping = np.full(next_slot, -1, dtype=np.int64)
+    kept = sorted(live)
+    mapping[kept] = np.arange(len(kept))
+    for index in (bulk, serial):
+        index.remap(mapping)
+    assert len(bulk) == len(serial) == len(kept)
+    assert np.array_equal(
+        bulk.dense_scores(query, len(kept)), serial.dense_scores(query, len(kept))
+    )
+
+
+def test_add_many_falls_back_for_a_non_empty_index_and_checks_its_input():
+    index = BM25Index(k1=1.2, b=0.75, scoring="weaviate")
+    index.add_many([0, 2], [["a", "b"], []])
+    index.add_many([1, 5], [["b"], ["c", "c"]])  # not empty any more: one add() each
+    assert len(index) == 4 and index.document_frequency("b") == 2
+    assert index.search(["c"]).slots.tolist() == [5]
+    with pytest.raises(ConfigError, match="2 slots but 1 token lists"):
+        index.add_many([6, 7], [["a"]])
+    with pytest.raises(ConfigError, match="not the str"):
+        index.add_many([6], ["a sentence"])
+    with pytest.raises(ConfigError, match="slot must be an int"):
+        index.add_many([-1], [["a"]])

@@ -28,13 +28,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain
 from typing import Literal, NamedTuple
 
 import numpy as np
 
 from multivector._types import BoolArray, F64Array, I64Array
 from multivector.errors import ConfigError
+from multivector.stores.bm25_postings import BulkPostings, Postings, build_bulk
 from multivector.stores.bm25_scoring import (
     length_norm,
     rank_bm25_average_idf,
@@ -50,8 +50,6 @@ Scoring = Literal["weaviate", "rank_bm25"]
 
 #: Query terms past this index share the last bit of the ``matched`` mask.
 MAX_TERM_BIT = 62
-_EMPTY_I64: I64Array = np.empty(0, dtype=np.int64)
-_EMPTY_F64: F64Array = np.empty(0, dtype=np.float64)
 _RANK_BM25_EPSILON = 0.25
 _TF_CACHE_LIMIT = 4096
 
@@ -69,55 +67,6 @@ class BM25Hits(NamedTuple):
     matched: I64Array
 
 
-class _Postings:
-    """One term's postings: sorted slots and frequencies, plus appends and removals not yet merged.
-
-    Appends in increasing slot order go to Python lists and removals to a set; both are merged
-    into the arrays by :meth:`flush`, which queries call, so writes stay O(1) per term.
-    """
-
-    __slots__ = ("dead", "last", "pending_slots", "pending_tfs", "slots", "tfs")
-
-    def __init__(self) -> None:
-        self.slots: I64Array = _EMPTY_I64
-        self.tfs: F64Array = _EMPTY_F64
-        self.pending_slots: list[int] = []
-        self.pending_tfs: list[int] = []
-        self.dead: set[int] | None = None
-        self.last = -1  # an upper bound of the largest slot held (exact unless removals pend)
-
-    def append(self, slot: int, tf: int) -> None:
-        if slot > self.last:
-            self.pending_slots.append(slot)
-            self.pending_tfs.append(tf)
-            self.last = slot
-            return
-        self.flush()
-        pos = int(np.searchsorted(self.slots, slot))
-        self.slots = np.insert(self.slots, pos, slot)
-        self.tfs = np.insert(self.tfs, pos, float(tf))
-        self.last = int(self.slots[-1])
-
-    def discard(self, slot: int) -> None:
-        if self.dead is None:
-            self.dead = set()
-        self.dead.add(slot)
-
-    def flush(self) -> None:
-        if self.pending_slots:
-            self.slots = np.concatenate([self.slots, np.array(self.pending_slots, dtype=np.int64)])
-            self.tfs = np.concatenate([self.tfs, np.array(self.pending_tfs, dtype=np.float64)])
-            self.pending_slots = []
-            self.pending_tfs = []
-        if self.dead is not None:
-            dead = np.fromiter(self.dead, dtype=np.int64, count=len(self.dead))
-            keep = ~np.isin(self.slots, dead)
-            self.slots = self.slots[keep]
-            self.tfs = self.tfs[keep]
-            self.dead = None
-            self.last = int(self.slots[-1]) if self.slots.size else -1
-
-
 class BM25Index:
     """One text field's inverted index over integer slots (see the module docstring for scoring)."""
 
@@ -132,9 +81,12 @@ class BM25Index:
         self.b = float(b)
         self.scoring: Scoring = scoring
         self._term_ids: dict[str, int] = {}
-        self._postings: list[_Postings] = []
+        # None: the term's postings are still a slice of the bulk arrays (``_base``).
+        self._postings: list[Postings | None] = []
+        self._base: BulkPostings | None = None
         self._df: list[int] = []
-        self._doc_terms: dict[int, I64Array] = {}
+        # Distinct term ids by document; None: look them up in ``_base``.
+        self._doc_terms: dict[int, I64Array | None] = {}
         self._doc_len: I64Array = np.zeros(0, dtype=np.int64)
         self._total_len = 0
         # Searches fill caches and merge pending postings, so reads take the lock too.
@@ -169,9 +121,9 @@ class BM25Index:
                 if tid is None:
                     tid = len(postings)
                     term_ids[term] = tid
-                    postings.append(_Postings())
+                    postings.append(Postings())
                     df.append(0)
-                entry = postings[tid]
+                entry = postings[tid] or self._entry(tid)
                 if slot > entry.last:  # the usual case, inlined: slots arrive in increasing order
                     entry.pending_slots.append(slot)
                     entry.pending_tfs.append(tf)
@@ -210,62 +162,43 @@ class BM25Index:
                     f"str {tokens[:40]!r}; tokenize it first"
                 )
         with self._lock:
-            bulk = int(slot_arr[0]) >= self._doc_len.size and bool(
-                np.all(slot_arr[1:] > slot_arr[:-1])
-            )
-            if not bulk:
+            if self._postings or self._doc_terms or not bool(np.all(slot_arr[1:] > slot_arr[:-1])):
                 for slot, tokens in zip(slot_arr.tolist(), token_lists, strict=True):
                     self.add(slot, tokens)
                 return
-            self._add_bulk_locked(slot_arr, token_lists)
+            base = build_bulk(slot_arr, token_lists)
+            self._base = base
+            self._term_ids = dict(zip(base.vocabulary, range(len(base.vocabulary)), strict=True))
+            self._postings = [None] * len(base.vocabulary)
+            self._df = base.df.tolist()
+            self._doc_terms = dict.fromkeys(slot_arr.tolist())
+            self._doc_len = np.zeros(max(int(slot_arr[-1]) + 1, 16), dtype=np.int64)
+            self._doc_len[slot_arr] = base.lengths
+            self._total_len = int(base.lengths.sum())
+            self._invalidate()
 
-    def _add_bulk_locked(self, slot_arr: I64Array, token_lists: Sequence[Sequence[str]]) -> None:
-        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
-        flat = list(chain.from_iterable(token_lists))
-        term_ids = self._term_ids
-        # First-occurrence order over documents, then positions: the order add() assigns ids in.
-        for term in dict.fromkeys(flat):
-            if term not in term_ids:
-                term_ids[term] = len(term_ids)
-                self._postings.append(_Postings())
-                self._df.append(0)
-        tids = np.fromiter(map(term_ids.__getitem__, flat), dtype=np.int64, count=len(flat))
-        n_terms = max(len(term_ids), 1)
-        doc = np.repeat(np.arange(len(token_lists), dtype=np.int64), lengths)
-        keys, tfs = np.unique(doc * n_terms + tids, return_counts=True)  # sorted by (doc, term)
-        pair_doc = keys // n_terms
-        pair_tid = keys - pair_doc * n_terms
-        # Per document: its distinct term ids (for removals).
-        per_doc = np.split(pair_tid, np.cumsum(np.bincount(pair_doc, minlength=len(lengths)))[:-1])
-        self._doc_terms.update(zip(slot_arr.tolist(), per_doc, strict=True))
-        # Per term: increasing slots and their frequencies.
-        order = np.argsort(pair_tid, kind="stable")
-        by_term = pair_tid[order]
-        post_slots = slot_arr[pair_doc[order]]
-        post_tfs = tfs[order].astype(np.float64)
-        touched, starts, counts = np.unique(by_term, return_index=True, return_counts=True)
-        df = self._df
-        postings = self._postings
-        for tid, start, count in zip(touched.tolist(), starts.tolist(), counts.tolist()):
-            entry = postings[tid]
-            new_slots = post_slots[start : start + count]
-            new_tfs = post_tfs[start : start + count]
-            if entry.slots.size == 0 and not entry.pending_slots:
-                entry.slots = new_slots
-                entry.tfs = new_tfs
-            else:
-                entry.pending_slots.extend(new_slots.tolist())
-                entry.pending_tfs.extend(new_tfs.astype(np.int64).tolist())
-            entry.last = int(new_slots[-1])
-            df[tid] += count
-        top = int(slot_arr[-1])
-        if top >= self._doc_len.size:
-            grown = np.zeros(max(top + 1, 2 * self._doc_len.size, 16), dtype=np.int64)
-            grown[: self._doc_len.size] = self._doc_len
-            self._doc_len = grown
-        self._doc_len[slot_arr] = lengths
-        self._total_len += int(lengths.sum())
-        self._invalidate()
+    def _entry(self, tid: int) -> Postings:
+        """Term ``tid``'s postings, taken out of the bulk arrays on first use."""
+        entry = self._postings[tid]
+        if entry is None:
+            if self._base is None:  # pragma: no cover - None entries only exist with a base
+                raise RuntimeError("BM25 postings missing without a bulk base")
+            entry = self._base.postings(tid)
+            self._postings[tid] = entry
+        return entry
+
+    def _materialize(self) -> None:
+        """Turn every bulk-held entry into a real one and drop the bulk arrays (before remaps)."""
+        base = self._base
+        if base is None:
+            return
+        for tid in range(len(self._postings)):
+            self._entry(tid)
+        self._doc_terms = {
+            slot: base.terms_of(slot) if tids is None else tids
+            for slot, tids in self._doc_terms.items()
+        }
+        self._base = None
 
     def remove(self, slot: int) -> None:
         """Remove document ``slot``; an unknown slot is a no-op."""
@@ -273,11 +206,15 @@ class BM25Index:
             self._remove_locked(slot)
 
     def _remove_locked(self, slot: int) -> None:
-        tids = self._doc_terms.pop(slot, None)
-        if tids is None:
+        if slot not in self._doc_terms:
             return
+        tids = self._doc_terms.pop(slot)
+        if tids is None:
+            if self._base is None:  # pragma: no cover - None entries only exist with a base
+                raise RuntimeError("BM25 document terms missing without a bulk base")
+            tids = self._base.terms_of(slot)
         for tid in tids.tolist():
-            self._postings[tid].discard(slot)
+            self._entry(tid).discard(slot)
             self._df[tid] -= 1
         self._total_len -= int(self._doc_len[slot])
         self._doc_len[slot] = 0
@@ -295,6 +232,7 @@ class BM25Index:
                 f"remap: old_to_new must be a 1-D int array, got shape {mapping.shape}"
             )
         with self._lock:
+            self._materialize()
             live = np.fromiter(self._doc_terms, dtype=np.int64, count=len(self._doc_terms))
             if live.size and int(live.max()) >= mapping.size:
                 raise ConfigError(
@@ -307,7 +245,8 @@ class BM25Index:
                 raise ConfigError("remap: old_to_new maps two indexed slots to the same new slot")
             for slot in live[mapping[live] < 0].tolist():
                 self._remove_locked(slot)
-            for postings in self._postings:
+            for tid in range(len(self._postings)):
+                postings = self._entry(tid)
                 postings.flush()
                 if postings.slots.size == 0:
                     continue
@@ -429,7 +368,7 @@ class BM25Index:
         cached = self._tf_part_cache.get(tid)
         if cached is not None:
             return cached
-        postings = self._postings[tid]
+        postings = self._entry(tid)
         postings.flush()
         norm = self._norm()[postings.slots]
         if self.scoring == "rank_bm25":
