@@ -54,6 +54,7 @@ __all__ = [
     "__version__",
     "connect",
     "connect_to_qdrant",
+    "evaluate",
     "generate_uuid5",
 ]
 
@@ -98,3 +99,12 @@ def connect_to_qdrant(
         url=url, api_key=api_key, location=location, path=path, **client_options
     )
     return Client(backend, headers=headers)
+
+
+def __getattr__(name: str) -> Any:
+    # ``multivector.evaluate`` is loaded on first use so that ``import multivector`` stays light.
+    if name == "evaluate":
+        from multivector.evaluation import evaluate
+
+        return evaluate
+    raise AttributeError(f"module 'multivector' has no attribute {name!r}")

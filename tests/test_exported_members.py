@@ -33,6 +33,7 @@ EXPECTED_TOP_LEVEL = [
     "__version__",
     "connect",
     "connect_to_qdrant",
+    "evaluate",
     "generate_uuid5",
 ]
 
