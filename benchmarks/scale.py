@@ -2,12 +2,19 @@
 
     python benchmarks/scale.py [--docs 200000] [--queries 50] [--topics 1024] [--sweep]
 
-Data (stated in the output): clustered synthetic token embeddings, not real text — the offline
-MiniLM embedder encodes ~10-20 passages/s here, far too slow for 200k documents. ``--topics`` unit
-topic vectors in 128 dimensions; each document draws 2-4 topics and 32-96 tokens (mean 64), each
-token = one of its topics + Gaussian noise (per-token cosine to the topic ~0.7), L2-normalised,
-stored float16 like the store's arena. A query targets a random document: 32 tokens, half noisy
-copies of the target's tokens, half fresh draws around its topics.
+Data (stated in the output): clustered synthetic token embeddings, not real text. The offline
+MiniLM embedder encodes about 10-20 passages/s here, far too slow for 200k documents. The data
+is built as follows:
+
+- ``--topics`` unit topic vectors in 128 dimensions.
+- ``--structure terms`` (the default): each topic has 16 "terms" near it. A document draws 2-4
+  topics and 3-8 terms per topic, then 32-96 tokens (mean 64) as noisy copies of its terms
+  (cosine about 0.9). Like ColBERT token embeddings, tokens cluster by term.
+- ``--structure flat``: tokens are noise around the topics themselves (cosine about 0.7). This is
+  the hard case, where near-ties dominate.
+- Tokens are L2-normalised and stored as float16, like the store's arena.
+- A query targets a random document: 32 tokens, half noisy copies of the target's tokens, half
+  fresh draws around its terms.
 
 Prints: data and index build time, memory (bytes per stored token vector: arena and index), exact
 search p50 (the baseline, measured here, single query), approximate p50/p95 with recall@10 against
