@@ -84,7 +84,11 @@ def validate_collection_name(name: object) -> str:
     """Return ``name`` if it follows Weaviate's collection naming rules, else raise ConfigError."""
     if not isinstance(name, str) or not _COLLECTION_NAME.match(name) or len(name) > MAX_NAME_LENGTH:
         hint = ""
-        if isinstance(name, str) and name[:1].islower() and _COLLECTION_NAME.match(name[:1].upper() + name[1:]):
+        if (
+            isinstance(name, str)
+            and name[:1].islower()
+            and _COLLECTION_NAME.match(name[:1].upper() + name[1:])
+        ):
             hint = f" (did you mean {name[:1].upper() + name[1:]!r}?)"
         raise ConfigError(
             f"invalid collection name {name!r}: a collection name starts with a capital letter and "
@@ -201,7 +205,9 @@ class VectorConfig:
                 f"vector {self.name!r}: dtype {self.dtype!r} is not supported; use 'float16' or 'float32'"
             )
         if self.dimension is not None and (
-            isinstance(self.dimension, bool) or not isinstance(self.dimension, int) or self.dimension < 1
+            isinstance(self.dimension, bool)
+            or not isinstance(self.dimension, int)
+            or self.dimension < 1
         ):
             raise ConfigError(
                 f"vector {self.name!r}: dimension must be a positive int, got {self.dimension!r}"
@@ -258,7 +264,9 @@ class InvertedIndexConfig:
         if self.scoring not in ("weaviate", "rank_bm25"):
             raise ConfigError(f"scoring {self.scoring!r} is unknown; use 'weaviate' or 'rank_bm25'")
         if self.stopwords_preset not in ("en", "none"):
-            raise ConfigError(f"stopwords_preset {self.stopwords_preset!r} is unknown; use 'en' or 'none'")
+            raise ConfigError(
+                f"stopwords_preset {self.stopwords_preset!r} is unknown; use 'en' or 'none'"
+            )
         if self.bm25_k1 is not None and not (self.bm25_k1 >= 0):
             raise ConfigError(f"bm25_k1 must be >= 0, got {self.bm25_k1!r}")
         if not (0.0 <= self.bm25_b <= 1.0):
@@ -313,7 +321,9 @@ class CollectionConfig:
         seen: set[str] = set()
         for prop in self.properties:
             if prop.name.lower() in seen:
-                raise ConfigError(f"collection {self.name!r}: property {prop.name!r} is declared twice")
+                raise ConfigError(
+                    f"collection {self.name!r}: property {prop.name!r} is declared twice"
+                )
             seen.add(prop.name.lower())
         names = [v.name for v in self.vectors]
         if len(set(names)) != len(names):
