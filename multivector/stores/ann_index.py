@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from multivector._types import BoolArray, F32Array, I64Array
-from multivector.config import VectorIndexConfig
+from multivector.config import CollectionConfig, VectorIndexConfig
 from multivector.errors import ConfigError
 from multivector.kernels import SearchResult, maxsim_search
 from multivector.kernels.ann_centroid import centroid_scores, distinct_codes
@@ -37,7 +37,14 @@ from multivector.kernels.ann_probe import (
     query_similarity,
 )
 
-__all__ = ["AnnSearch", "CentroidIndex", "PlaidParams", "TrainReport", "make_ann_index"]
+__all__ = [
+    "AnnSearch",
+    "CentroidIndex",
+    "PlaidParams",
+    "TrainReport",
+    "check_index_configs",
+    "make_ann_index",
+]
 
 _INITIAL = 1024
 #: Rerank (or search a filtered subset exactly) on numba's thread pool only above this many
@@ -153,6 +160,12 @@ def make_ann_index(config: VectorIndexConfig, *, n_slots: int = 0) -> CentroidIn
     raise ConfigError(
         f"unknown vector index kind {config.kind!r}; use Configure.VectorIndex.exact() or .plaid()"
     )
+
+
+def check_index_configs(config: CollectionConfig) -> None:
+    """Raise ConfigError now (at create) for a vector index kind or parameter this store rejects."""
+    for vec in config.vectors:
+        make_ann_index(vec.index)
 
 
 class CentroidIndex:

@@ -105,6 +105,18 @@ class Collection:
         """Reclaim the space of deleted and replaced objects."""
         self._backend.compact()
 
+    def retrain_index(self, target_vector: str | None = None) -> dict[str, Any]:
+        """Retrain the approximate index of one space (all when None) now, instead of at the
+        first search that finds the collection grown; a no-op for exact spaces and for backends
+        that manage their own indexes. Returns a report per retrained space.
+        """
+        retrain = getattr(self._backend, "retrain_index", None)
+        if retrain is None:
+            return {}
+        if target_vector is not None:
+            self.resolve_target(target_vector)
+        return dict(retrain(target_vector))
+
     # ------------------------------------------------------------- embedders
     def embedder(self, target_vector: str) -> MultiVectorEmbedder | None:
         """The embedder of a ``text2vec`` space (None for self-provided spaces)."""

@@ -18,10 +18,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from multivector.config import CollectionConfig
+import numpy as np
+
+from multivector.config import CollectionConfig, Tokenization
 from multivector.errors import CollectionNotFoundError, ConfigError, StorageError
+from multivector.stores.ann_index import check_index_configs
 from multivector.stores.arena_cache import ArenaCache
 from multivector.stores.embedded import EmbeddedCollection
+from multivector.stores.snapshot import KeywordCache
 from multivector.stores.sqlite_db import LOCK_NAME, Database, WriterLock
 from multivector.stores.sqlite_schema import DB_NAME, Synchronous, connect_db, translate_errors
 from multivector.stores.sqlite_storage import SqliteCollectionStorage, decode_config
@@ -67,7 +71,7 @@ def open_durable_client(
     )
     writer = WriterLock(folder / LOCK_NAME, timeout=lock_timeout)
     db = Database(conn, file=folder / DB_NAME, writer=writer, read_only=read_only)
-    return DurableClient(folder, db, cache=ArenaCache(folder) if mmap_cache else None)
+    return DurableClient(folder, db, cache=ArenaCache(folder, tokens=mmap_cache))
 
 
 def _validate_folder(path: object) -> Path:
@@ -87,7 +91,7 @@ def _validate_folder(path: object) -> Path:
 class DurableClient:
     """Collections of one store folder (implements ``ClientBackend``)."""
 
-    def __init__(self, folder: Path, db: Database, *, cache: ArenaCache | None) -> None:
+    def __init__(self, folder: Path, db: Database, *, cache: ArenaCache) -> None:
         self._folder = folder
         self._db = db
         self._cache = cache
@@ -102,6 +106,7 @@ class DurableClient:
 
     def create_collection(self, config: CollectionConfig) -> EmbeddedCollection:
         """Create an empty collection (one transaction)."""
+        check_index_configs(config)
         text = json.dumps(config.to_dict(), sort_keys=True)
         with self._db.writing() as conn:
             cursor = conn.execute(
@@ -154,8 +159,7 @@ class DurableClient:
             ):
                 conn.execute(statement, (cid,))
         self._open.pop(name, None)
-        if self._cache is not None:
-            self._cache.drop(cid)
+        self._cache.drop(cid)
 
     def backup(self, dest: str | Path) -> None:
         """Write a consistent copy of the store file into folder ``dest`` while reads go on.
@@ -195,8 +199,7 @@ class DurableClient:
     def close(self) -> None:
         """Refresh the arena cache of collections this writer changed, then release everything."""
         try:
-            if self._cache is not None:
-                self._save_caches(self._cache)
+            self._save_caches(self._cache)
             if self._db.is_writer:
                 self._db.vacuum()
         finally:
@@ -213,8 +216,16 @@ class DurableClient:
         if not stale or not self._db.try_writer():
             return
         for cid, col, storage in stale:
-            snap = col.export_snapshot()  # refreshes first: storage.seq is then current
-            cache.save(cid, seq=storage.seq, snapshot=snap)
+            snap = col.export_snapshot()  # refreshes and compacts first: storage.seq is current
+            keyword = {}
+            for name, postings in col.keyword_postings().items():
+                prop = snap.config.property(name)
+                if prop is not None and np.array_equal(
+                    postings.doc_slots, np.arange(len(snap.uuids))
+                ):
+                    tokenization = (prop.tokenization or Tokenization.WORD).value
+                    keyword[name] = KeywordCache(tokenization, postings)
+            cache.save(cid, seq=storage.seq, snapshot=snap, keyword=keyword)
 
     def describe(self) -> Mapping[str, Any]:
         """Backend name and folder."""

@@ -26,7 +26,12 @@ from multivector.config import CollectionConfig, Tokenization, VectorIndexConfig
 from multivector.errors import CollectionNotFoundError, ConfigError
 from multivector.kernels import SearchResult, topk
 from multivector.query import BM25OperatorSpec, FilterNode
-from multivector.stores.ann_index import CentroidIndex, TrainReport, make_ann_index
+from multivector.stores.ann_index import (
+    CentroidIndex,
+    TrainReport,
+    check_index_configs,
+    make_ann_index,
+)
 from multivector.stores.arena import TokenArena
 from multivector.stores.bm25 import BM25Index
 from multivector.stores.filters import evaluate_filter
@@ -602,6 +607,7 @@ class EmbeddedClient:
 
     def create_collection(self, config: CollectionConfig) -> EmbeddedCollection:
         """Create an empty collection."""
+        check_index_configs(config)
         col = EmbeddedCollection(config)
         self._collections[config.name] = col
         return col
