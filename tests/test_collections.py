@@ -475,3 +475,30 @@ def test_filter_by_uuid_object_matches(any_client, rng):
     assert [o.uuid for o in got] == [ids[0]]
     one = col.query.fetch_object_by_id(ids[2], return_properties=["docid"])
     assert one.properties == {"docid": "d2"}
+
+
+def test_vector_index_config_checked_at_create_and_retrain(client, rng):
+    from multivector.config import VectorIndexConfig
+
+    with pytest.raises(ConfigError, match="unknown vector index kind 'nope'"):
+        client.collections.create(
+            "Bad",
+            vector_config=Configure.MultiVectors.self_provided(
+                name="v", index=VectorIndexConfig(kind="nope")
+            ),
+        )
+    assert not client.collections.exists("Bad")
+    col = client.collections.create(
+        "Ann",
+        vector_config=Configure.MultiVectors.self_provided(
+            name="v", index=Configure.VectorIndex.plaid()
+        ),
+    )
+    col.data.insert_many(
+        [multivector.DataObject({"i": i}, vector=unit_rows(rng, 3, DIM)) for i in range(20)]
+    )
+    assert set(col.retrain_index()) == {"v"}
+    with pytest.raises(ConfigError, match="unknown target_vector"):
+        col.retrain_index("w")
+    q = unit_rows(rng, 2, DIM)
+    assert len(col.query.near_vector(q, limit=5).objects) == 5
