@@ -16,6 +16,7 @@ class Progress:
         self,
         *,
         desc: str = "Importing",
+        unit: str = "objects",
         total: int | None = None,
         enabled: bool | None = None,
         stream: TextIO | None = None,
@@ -23,6 +24,7 @@ class Progress:
         self._stream = stream or sys.stderr
         self._enabled = bool(self._stream.isatty()) if enabled is None else enabled
         self._desc = desc
+        self._unit = unit
         self._total = total
         self._done = 0
         self._start = time.perf_counter()
@@ -43,7 +45,8 @@ class Progress:
         if self._total:
             filled = int(30 * self._done / self._total)
             bar = "[" + "#" * filled + "." * (30 - filled) + "] "
-        self._stream.write(f"\r{self._desc}: {bar}{self._done}{total} objects ({rate:,.0f}/s)")
+        shown = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"
+        self._stream.write(f"\r{self._desc}: {bar}{self._done}{total} {self._unit} ({shown}/s)")
         self._stream.flush()
 
     def close(self) -> None:
