@@ -109,7 +109,9 @@ def test_reopen_gives_identical_objects_and_search_results(tmp_path, rng, mmap_c
         before = _searches(col, rng)
         dump = _dump(col)
         config = col.config
-    assert (path / "cache").exists() == mmap_cache
+    # The BM25 postings are always cached; a copy of the token matrices only with mmap_cache.
+    assert any((path / "cache").rglob("k0.npz"))
+    assert any((path / "cache").rglob("s0.tokens.npy")) == mmap_cache
     with multivector.connect(path, mmap_cache=mmap_cache) as client:
         col = client.collections.use("Docs")
         assert col.config == config
@@ -320,3 +322,59 @@ def test_in_memory_connect_is_unchanged():
             client.backup("/nonexistent-never-written")
     with pytest.raises(TypeError):
         multivector.connect(None, read_only=True)
+
+
+def _keyword(col: multivector.Collection) -> list[object]:
+    return [
+        [
+            (o.uuid, o.metadata.score)
+            for o in col.query.bm25(q, limit=50, return_metadata=META).objects
+        ]
+        for q in ("alpha beta doc3", "zeta zeta eta", "doc12 theta", "missing")
+    ]
+
+
+def test_bm25_postings_come_from_the_cache_and_score_like_a_rebuild(tmp_path, rng):
+    path = tmp_path / "store"
+    objs = _objects(rng, 40)
+    with multivector.connect(path) as client:
+        col = _create(client)
+        col.data.insert_many(objs[:30])
+        col.data.delete_by_id(objs[4].uuid)
+        col.data.insert_many(objs[2:3])  # a replacement: the cache is written compacted
+        before = _keyword(col)
+    with multivector.connect(path) as client:
+        col = client.collections.use("Docs")
+        assert col.backend._storage.cache_hit  # postings installed from the cache
+        assert _keyword(col) == before
+        col.data.insert_many(objs[30:])  # writes on top of cached postings
+        col.data.delete_by_id(objs[7].uuid)
+        after = _keyword(col)
+    fresh = _create(multivector.connect())
+    fresh.data.insert_many([o for i, o in enumerate(objs) if i not in (4, 7)])
+    assert _keyword(fresh) == after
+    for damage in (b"junk", None):
+        npz = next((path / "cache").rglob("k0.npz"))
+        if damage is None:
+            npz.unlink()
+        else:
+            npz.write_bytes(damage)
+        with multivector.connect(path) as client:
+            col = client.collections.use("Docs")
+            assert not col.backend._storage.cache_hit  # rebuilt from the rows
+            assert _keyword(col) == after
+
+
+def test_a_stale_cache_is_not_used(tmp_path, rng):
+    path = tmp_path / "store"
+    with multivector.connect(path) as client:
+        col = _create(client)
+        col.data.insert_many(_objects(rng, 12))
+        before = _keyword(col)
+    with multivector.connect(path) as writer:  # a change after the cache was written
+        writer.collections.use("Docs").data.delete_by_id(multivector.generate_uuid5("doc3"))
+        expected = _keyword(writer.collections.use("Docs"))
+        with multivector.connect(path, read_only=True) as reader:
+            col = reader.collections.use("Docs")
+            assert not col.backend._storage.cache_hit  # stamp behind: rebuilt from the rows
+            assert _keyword(col) == expected != before

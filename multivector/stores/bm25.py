@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -166,16 +166,58 @@ class BM25Index:
                 for slot, tokens in zip(slot_arr.tolist(), token_lists, strict=True):
                     self.add(slot, tokens)
                 return
-            base = build_bulk(slot_arr, token_lists)
-            self._base = base
-            self._term_ids = dict(zip(base.vocabulary, range(len(base.vocabulary)), strict=True))
-            self._postings = [None] * len(base.vocabulary)
-            self._df = base.df.tolist()
-            self._doc_terms = dict.fromkeys(slot_arr.tolist())
-            self._doc_len = np.zeros(max(int(slot_arr[-1]) + 1, 16), dtype=np.int64)
-            self._doc_len[slot_arr] = base.lengths
-            self._total_len = int(base.lengths.sum())
-            self._invalidate()
+            self._install_base(build_bulk(slot_arr, token_lists))
+
+    @classmethod
+    def from_bulk(cls, base: BulkPostings, *, k1: float, b: float, scoring: Scoring) -> BM25Index:
+        """An index over ready bulk postings (as :meth:`export` gives them, e.g. from a cache)."""
+        index = cls(k1=k1, b=b, scoring=scoring)
+        if base.doc_slots.size:
+            with index._lock:
+                index._install_base(base)
+        return index
+
+    def _install_base(self, base: BulkPostings) -> None:
+        self._base = base
+        self._term_ids = dict(zip(base.vocabulary, range(len(base.vocabulary)), strict=True))
+        self._postings = [None] * len(base.vocabulary)
+        self._df = base.df.tolist()
+        self._doc_terms = dict.fromkeys(base.doc_slots.tolist())
+        self._doc_len = np.zeros(max(int(base.doc_slots[-1]) + 1, 16), dtype=np.int64)
+        self._doc_len[base.doc_slots] = base.lengths
+        self._total_len = int(base.lengths.sum())
+        self._invalidate()
+
+    def export(self) -> BulkPostings:
+        """The whole index as bulk arrays (vocabulary in term id order), for a cache on disk."""
+        with self._lock:
+            vocabulary = sorted(self._term_ids, key=self._term_ids.__getitem__)
+            entries = [self._entry(tid) for tid in range(len(self._postings))]
+            for entry in entries:
+                entry.flush()
+            df = np.fromiter((e.slots.size for e in entries), dtype=np.int64, count=len(entries))
+            term_ptr = np.zeros(len(entries) + 1, dtype=np.int64)
+            np.cumsum(df, out=term_ptr[1:])
+            doc_slots = np.array(sorted(self._doc_terms), dtype=np.int64)
+            base = self._base
+            per_doc = [
+                tids if tids is not None else base.terms_of(slot)  # type: ignore[union-attr]
+                for slot in doc_slots.tolist()
+                for tids in [self._doc_terms[slot]]
+            ]
+            doc_ptr = np.zeros(len(per_doc) + 1, dtype=np.int64)
+            np.cumsum([t.size for t in per_doc], out=doc_ptr[1:])
+            return BulkPostings(
+                vocabulary=vocabulary,
+                df=df,
+                term_ptr=term_ptr,
+                slots=_concat([e.slots for e in entries], np.int64),
+                tfs=_concat([e.tfs for e in entries], np.float64),
+                doc_slots=doc_slots,
+                doc_ptr=doc_ptr,
+                doc_tids=_concat(per_doc, np.int64),
+                lengths=self._doc_len[doc_slots],
+            )
 
     def _entry(self, tid: int) -> Postings:
         """Term ``tid``'s postings, taken out of the bulk arrays on first use."""
@@ -400,3 +442,7 @@ def _check_slot(slot: int) -> int:
     if isinstance(slot, bool) or not isinstance(slot, (int, np.integer)) or slot < 0:
         raise ConfigError(f"BM25 slot must be an int >= 0, got {slot!r}")
     return int(slot)
+
+
+def _concat(parts: list[Any], dtype: type[Any]) -> Any:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)

@@ -34,6 +34,7 @@ from multivector.stores.ann_index import (
 )
 from multivector.stores.arena import TokenArena
 from multivector.stores.bm25 import BM25Index
+from multivector.stores.bm25_postings import BulkPostings
 from multivector.stores.filters import evaluate_filter
 from multivector.stores.protocol import Hit, ObjectRecord, StoredObject
 from multivector.stores.snapshot import Snapshot, StorageDelta
@@ -157,9 +158,18 @@ class EmbeddedCollection:
                 self._arenas[vec.name] = TokenArena.from_packed(
                     packed.tokens, packed.offsets, dtype=vec.dtype, dimension=packed.dimension
                 )
-        self._bm25 = {}
+        inv = self._config.inverted_index
+        self._bm25 = {  # postings from the storage's cache; _sync_indexes builds the others
+            name: BM25Index.from_bulk(cached.postings, k1=inv.k1, b=inv.bm25_b, scoring=inv.scoring)
+            for name, cached in snap.keyword.items()
+        }
         self._ann = {}  # approximate indexes are derived data: rebuilt at the next search
         self._sync_indexes()
+
+    def keyword_postings(self) -> dict[str, BulkPostings]:
+        """Each BM25 property's postings in bulk form, by slot (for the storage's cache)."""
+        with self._lock:
+            return {name: index.export() for name, index in self._bm25.items()}
 
     def export_snapshot(self) -> Snapshot:
         """The current state in packed form, dead slots dropped first (for the arena cache)."""

@@ -7,16 +7,24 @@ a :class:`StorageDelta` is what other processes committed since this one last lo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from multivector._types import I64Array
 from multivector.config import CollectionConfig
+from multivector.stores.bm25_postings import BulkPostings
 from multivector.stores.protocol import StoredObject
 
-__all__ = ["PackedArena", "Snapshot", "StorageDelta"]
+__all__ = ["KeywordCache", "PackedArena", "Snapshot", "StorageDelta"]
+
+
+class KeywordCache(NamedTuple):
+    """One property's BM25 postings over slots ``0 .. n - 1``, with the tokenization they used."""
+
+    tokenization: str
+    postings: BulkPostings
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,8 @@ class Snapshot:
     properties: list[dict[str, Any]]
     times: list[tuple[float, float]]
     arenas: dict[str, PackedArena] = field(default_factory=dict)
+    #: Ready BM25 postings by property (from the cache); the rest is built from ``properties``.
+    keyword: dict[str, KeywordCache] = field(default_factory=dict)
 
 
 @dataclass

@@ -80,6 +80,10 @@ def read_arenas(
         np.cumsum(lengths[space], out=offs[1:])
         offsets[space] = offs
         array = np.empty((int(offs[-1]), dim), dtype=spaces[space])
+        # Fault every page in first, in one sequential pass: letting the blob copies below fault
+        # them one by one (interleaved with SQLite's own mapped reads) measured 3-5x slower on
+        # Linux with transparent huge pages (NumPy asks for them on large arrays).
+        array.fill(0)
         tokens[space] = array
         targets[space] = memoryview(array).cast("B")  # type: ignore[arg-type]  # C-contiguous
         row_bytes[space] = dim * spaces[space].itemsize

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from multivector.config import CollectionConfig
+from multivector.config import CollectionConfig, Tokenization
 from multivector.errors import CollectionNotFoundError, StorageFormatError
 from multivector.stores.arena_cache import ArenaCache
 from multivector.stores.protocol import StoredObject
-from multivector.stores.snapshot import Snapshot, StorageDelta
+from multivector.stores.snapshot import KeywordCache, Snapshot, StorageDelta
 from multivector.stores.sqlite_db import Database
 from multivector.stores.sqlite_read import DTYPES, date_properties, decode_properties, read_arenas
 
@@ -44,6 +44,19 @@ def decode_config(text: str, *, where: str) -> CollectionConfig:
         raise StorageFormatError(f"{where}: damaged collection configuration ({exc})") from None
 
 
+def _usable_keyword(
+    cached: dict[str, KeywordCache], config: CollectionConfig
+) -> dict[str, KeywordCache]:
+    """The cached BM25 postings still valid under ``config`` (searchable, same tokenization)."""
+    out = {}
+    for prop in config.properties:
+        entry = cached.get(prop.name)
+        if entry is not None and prop.data_type.is_text and prop.index_searchable:
+            if entry.tokenization == (prop.tokenization or Tokenization.WORD).value:
+                out[prop.name] = entry
+    return out
+
+
 def _encode_value(value: Any) -> Any:
     if isinstance(value, _dt.datetime):
         return value.isoformat()
@@ -63,7 +76,8 @@ class SqliteCollectionStorage:
         self._config_text = ""
         self._config: CollectionConfig | None = None
         self._data_version: int | None = None
-        #: Whether the last full load came from the arena cache (else the cache needs a rewrite).
+        self._cache_tokens = cache is not None and cache.tokens
+        #: Whether the last full load found everything in the cache (else it needs a rewrite).
         self.cache_hit = False
 
     @property
@@ -257,16 +271,32 @@ class SqliteCollectionStorage:
                 decode_properties(uuid, text, date_props=dates, date_arrays=date_arrays, file=file)
             )
             times.append((created or 0.0, updated or 0.0))
-        arenas = None
+        state = None
         if self._cache is not None:
-            arenas = self._cache.load(self._id, seq=last_seq, uuids=uuids)
-        self.cache_hit = arenas is not None
+            state = self._cache.load(self._id, seq=last_seq, uuids=uuids)
+        arenas = state.arenas if state is not None else None
+        keyword = _usable_keyword(state.keyword if state is not None else {}, config)
+        searchable = {
+            p.name for p in config.properties if p.data_type.is_text and p.index_searchable
+        }
+        self.cache_hit = (
+            state is not None
+            and (arenas is not None or not self._cache_tokens)
+            and searchable <= keyword.keys()
+        )
         if arenas is None:
             arenas = read_arenas(
                 conn, collection_id=self._id, uuids=uuids, config=config, file=file
             )
         self._seq = last_seq
-        return Snapshot(config=config, uuids=uuids, properties=props, times=times, arenas=arenas)
+        return Snapshot(
+            config=config,
+            uuids=uuids,
+            properties=props,
+            times=times,
+            arenas=arenas,
+            keyword=keyword,
+        )
 
     def _decode_matrix(
         self, uuid: str, n: int, dim: int, dtype: str, data: bytes
