@@ -140,7 +140,9 @@ class EmbeddedCollection:
             self._apply(delta.upserts, delta.deletes)
 
     def _install(self, snap: Snapshot) -> None:
-        """Replace the whole in-memory state by ``snap`` (arenas used in place, BM25 rebuilt)."""
+        """Replace the whole in-memory state by ``snap`` (arenas used in place; BM25 from the
+        snapshot's cached postings, else rebuilt).
+        """
         self._config = _keep_embedders(snap.config, self._config)
         self._stopwords = Stopwords.from_config(self._config.inverted_index)
         n = len(snap.uuids)
