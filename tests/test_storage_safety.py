@@ -131,6 +131,8 @@ def test_truncated_file_gives_storage_format_error(tmp_path):
     [
         ("UPDATE vectors SET data = x'0001'", "matrix"),
         ("UPDATE vectors SET dtype = 'int8'", "matrix"),
+        ("UPDATE vectors SET n_tokens = -1", "matrix"),
+        ("UPDATE vectors SET dim = 4", "matrix"),
         ("UPDATE objects SET properties = '{broken'", "properties"),
         ("UPDATE collections SET config = 'nope'", "configuration"),
     ],
@@ -144,3 +146,19 @@ def test_damaged_rows_give_storage_format_error(tmp_path, sql, needle):
         with multivector.connect(path, mmap_cache=False) as client:
             client.collections.use("Safe").query.fetch_objects()
     assert "multivector.sqlite3" in str(info.value)
+
+
+def test_a_matrix_stored_in_another_dtype_is_converted_on_load(tmp_path):
+    path, client, col = _store(tmp_path)
+    col.data.insert({"t": "a"}, uuid="a", vector=np.full((2, 3), 0.5, np.float32))
+    col.data.insert({"t": "b"}, uuid="b", vector=np.full((1, 3), -1.25, np.float32))
+    client.close()
+    blob = np.full((2, 3), 0.5, "<f4").tobytes()
+    _damage(path, "UPDATE vectors SET dtype = 'float32', data = ? WHERE uuid = 'a'", (blob,))
+    with multivector.connect(path) as client:
+        got = client.collections.use("Safe").query.fetch_objects_by_ids(
+            ["a", "b"], include_vector=True
+        )
+        vectors = {o.uuid: np.asarray(o.vector["v"]) for o in got.objects}
+    assert np.array_equal(vectors["a"], np.full((2, 3), 0.5))
+    assert np.array_equal(vectors["b"], np.full((1, 3), -1.25))
