@@ -28,13 +28,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 
 from multivector._types import BoolArray, F64Array, I64Array
 from multivector.errors import ConfigError
-from multivector.stores.bm25_postings import BulkPostings, Postings, build_bulk
+from multivector.stores.bm25_postings import BulkPostings, Postings, build_bulk, pack_postings
 from multivector.stores.bm25_scoring import (
     length_norm,
     rank_bm25_average_idf,
@@ -195,9 +195,6 @@ class BM25Index:
             entries = [self._entry(tid) for tid in range(len(self._postings))]
             for entry in entries:
                 entry.flush()
-            df = np.fromiter((e.slots.size for e in entries), dtype=np.int64, count=len(entries))
-            term_ptr = np.zeros(len(entries) + 1, dtype=np.int64)
-            np.cumsum(df, out=term_ptr[1:])
             doc_slots = np.array(sorted(self._doc_terms), dtype=np.int64)
             base = self._base
             per_doc = [
@@ -205,18 +202,8 @@ class BM25Index:
                 for slot in doc_slots.tolist()
                 for tids in [self._doc_terms[slot]]
             ]
-            doc_ptr = np.zeros(len(per_doc) + 1, dtype=np.int64)
-            np.cumsum([t.size for t in per_doc], out=doc_ptr[1:])
-            return BulkPostings(
-                vocabulary=vocabulary,
-                df=df,
-                term_ptr=term_ptr,
-                slots=_concat([e.slots for e in entries], np.int64),
-                tfs=_concat([e.tfs for e in entries], np.float64),
-                doc_slots=doc_slots,
-                doc_ptr=doc_ptr,
-                doc_tids=_concat(per_doc, np.int64),
-                lengths=self._doc_len[doc_slots],
+            return pack_postings(
+                vocabulary, entries, doc_slots=doc_slots, per_doc=per_doc, doc_len=self._doc_len
             )
 
     def _entry(self, tid: int) -> Postings:
@@ -442,7 +429,3 @@ def _check_slot(slot: int) -> int:
     if isinstance(slot, bool) or not isinstance(slot, (int, np.integer)) or slot < 0:
         raise ConfigError(f"BM25 slot must be an int >= 0, got {slot!r}")
     return int(slot)
-
-
-def _concat(parts: list[Any], dtype: type[Any]) -> Any:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from multivector._types import F64Array, I64Array
 
-__all__ = ["BulkPostings", "Postings", "build_bulk"]
+__all__ = ["BulkPostings", "Postings", "build_bulk", "pack_postings"]
 
 _EMPTY_I64: I64Array = np.empty(0, dtype=np.int64)
 _EMPTY_F64: F64Array = np.empty(0, dtype=np.float64)
@@ -135,3 +135,36 @@ def build_bulk(slots: I64Array, token_lists: Sequence[Sequence[str]]) -> BulkPos
         doc_tids=pair_tid,
         lengths=lengths,
     )
+
+
+def pack_postings(
+    vocabulary: list[str],
+    entries: Sequence[Postings],
+    *,
+    doc_slots: I64Array,
+    per_doc: Sequence[I64Array],
+    doc_len: I64Array,
+) -> BulkPostings:
+    """Flushed per-term ``entries`` (term id order) and each document's distinct term ids (in
+    ``doc_slots`` order) as one :class:`BulkPostings`.
+    """
+    df = np.fromiter((e.slots.size for e in entries), dtype=np.int64, count=len(entries))
+    term_ptr = np.zeros(len(entries) + 1, dtype=np.int64)
+    np.cumsum(df, out=term_ptr[1:])
+    doc_ptr = np.zeros(len(per_doc) + 1, dtype=np.int64)
+    np.cumsum([t.size for t in per_doc], out=doc_ptr[1:])
+    return BulkPostings(
+        vocabulary=vocabulary,
+        df=df,
+        term_ptr=term_ptr,
+        slots=_concat([e.slots for e in entries], np.int64),
+        tfs=_concat([e.tfs for e in entries], np.float64),
+        doc_slots=doc_slots,
+        doc_ptr=doc_ptr,
+        doc_tids=_concat(per_doc, np.int64),
+        lengths=doc_len[doc_slots],
+    )
+
+
+def _concat(parts: Sequence[Any], dtype: type[Any]) -> Any:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
