@@ -216,16 +216,20 @@ class DurableClient:
         if not stale or not self._db.try_writer():
             return
         for cid, col, storage in stale:
-            snap = col.export_snapshot()  # refreshes and compacts first: storage.seq is current
-            keyword = {}
-            for name, postings in col.keyword_postings().items():
-                prop = snap.config.property(name)
-                if prop is not None and np.array_equal(
-                    postings.doc_slots, np.arange(len(snap.uuids))
-                ):
-                    tokenization = (prop.tokenization or Tokenization.WORD).value
-                    keyword[name] = KeywordCache(tokenization, postings)
-            cache.save(cid, seq=storage.seq, snapshot=snap, keyword=keyword)
+            # Snapshot, postings and sequence number under the collection's lock, so a write from
+            # another thread during close() cannot slip between them and mis-stamp the cache.
+            with col.lock:
+                snap = col.export_snapshot()  # refreshes and compacts first: storage.seq is current
+                keyword = {}
+                for name, postings in col.keyword_postings().items():
+                    prop = snap.config.property(name)
+                    if prop is not None and np.array_equal(
+                        postings.doc_slots, np.arange(len(snap.uuids))
+                    ):
+                        tokenization = (prop.tokenization or Tokenization.WORD).value
+                        keyword[name] = KeywordCache(tokenization, postings)
+                seq = storage.seq
+            cache.save(cid, seq=seq, snapshot=snap, keyword=keyword)
 
     def describe(self) -> Mapping[str, Any]:
         """Backend name and folder."""

@@ -104,6 +104,11 @@ class EmbeddedCollection:
         if storage is not None:
             self._install(storage.snapshot())
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every read and write of this collection holds (for consistent snapshots)."""
+        return self._lock
+
     # ----------------------------------------------------------------- config
     @property
     def config(self) -> CollectionConfig:
