@@ -444,6 +444,16 @@ class _VectorIndex:
         """Exact MaxSim over every document (the default)."""
         return VectorIndexConfig(kind="exact")
 
+    @staticmethod
+    def hnsw(*, m: int = 16, ef_construct: int = 100) -> VectorIndexConfig:
+        """Qdrant's HNSW over token matrices (Qdrant backend only; the embedded store refuses it
+        at create and offers :meth:`plaid` instead).
+        """
+        for name, value in (("m", m), ("ef_construct", ef_construct)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"hnsw({name}={value!r}): use an int >= 1")
+        return VectorIndexConfig(kind="hnsw", params={"m": m, "ef_construct": ef_construct})
+
     # --- approximate search (issue 10; multivector/stores/ann_index.py validates and runs it) ---
     @staticmethod
     def plaid(

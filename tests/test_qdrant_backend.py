@@ -376,3 +376,25 @@ def test_native_hybrid_fuses_in_qdrant(qclient, rng) -> None:
     with pytest.raises(ConfigError, match="Qdrant backend"):
         native_hybrid(other, "fox", vector=q)
     embedded.close()
+
+
+def test_hnsw_index_config_runs_on_qdrant_and_is_refused_by_embedded():
+    import numpy as np
+
+    import multivector
+    from multivector.config import Configure
+    from multivector.errors import ConfigError
+
+    index = Configure.VectorIndex.hnsw(m=8, ef_construct=64)
+    q = multivector.connect_to_qdrant(location=":memory:")
+    col = q.collections.create(
+        "Hnsw", vector_config=Configure.MultiVectors.self_provided(name="v", index=index)
+    )
+    col.data.insert({"a": "x"}, uuid="one", vector=np.ones((2, 4)) / 2)
+    assert [o.uuid for o in col.query.near_vector(np.ones((1, 4)) / 2).objects] == ["one"]
+    with pytest.raises(ConfigError, match="hnsw"):
+        multivector.connect().collections.create(
+            "Hnsw", vector_config=Configure.MultiVectors.self_provided(name="v", index=index)
+        )
+    with pytest.raises(ConfigError, match="m=0"):
+        Configure.VectorIndex.hnsw(m=0)
