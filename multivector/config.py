@@ -34,7 +34,8 @@ _PROPERTY_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 _RESERVED_PROPERTIES = frozenset({"id", "_id", "_additional", "vector", "vectors", "uuid"})
 MAX_NAME_LENGTH = 230
 
-VectorDType = Literal["float16", "float32"]
+#: Token storage of a space: float16 (default), float32, or int8 with one float32 scale per token.
+VectorDType = Literal["float16", "float32", "int8"]
 
 
 class DataType(StrEnum):
@@ -187,6 +188,9 @@ class VectorConfig:
 
     ``vectorizer`` is ``"none"`` (self provided), ``"text2vec"`` (a user's embedder object) or
     ``"text2vec_jinaai"``. ``dimension`` is fixed by configuration or by the first insert.
+    ``dtype`` is the embedded store's token storage: ``"float16"`` (default), ``"float32"``, or
+    ``"int8"`` (symmetric per-token quantisation, one float32 scale per token: ``dim + 4`` bytes
+    per token; the Qdrant backend stores int8 spaces as exact float32).
     """
 
     name: str
@@ -200,9 +204,10 @@ class VectorConfig:
 
     def __post_init__(self) -> None:
         validate_property_name(self.name)
-        if self.dtype not in ("float16", "float32"):
+        if self.dtype not in ("float16", "float32", "int8"):
             raise ConfigError(
-                f"vector {self.name!r}: dtype {self.dtype!r} is not supported; use 'float16' or 'float32'"
+                f"vector {self.name!r}: dtype {self.dtype!r} is not supported; "
+                "use 'float16' (default), 'float32' or 'int8' (per-token scales)"
             )
         if self.dimension is not None and (
             isinstance(self.dimension, bool)

@@ -313,7 +313,7 @@ def test_bad_k_raises():
 @pytest.mark.parametrize(
     ("tokens", "offsets", "mask", "match"),
     [
-        (np.ones((8, 4), dtype=np.float64), [0, 8], None, "float32 or float16"),
+        (np.ones((8, 4), dtype=np.float64), [0, 8], None, "float32, float16 or int8"),
         (np.ones((4, 8), dtype=np.float32).T, [0, 8], None, "C-contiguous"),
         (np.ones(8, dtype=np.float32), [0, 8], None, "2-D"),
         (np.ones((8, 4), dtype=np.float32), [0, 9], None, "exceeds"),

@@ -2,8 +2,9 @@
 
 Layout: ``qt`` ``[n_groups, d, 16]`` float32 holds the rows of one or more queries, transposed
 in zero-padded groups of 16 (query ``j`` owns lanes ``lane_starts[j] : lane_starts[j] +
-lengths[j]``); ``tokens`` ``[capacity, d]`` is the arena, float32 or float16 bits as uint16 (see
-:mod:`._f16`); document ``i`` owns rows ``offsets[i]:offsets[i + 1]``. ``scores[j, i]`` = sum over
+lengths[j]``); ``tokens`` ``[capacity, d]`` is the arena, float32, float16 bits as uint16 (see
+:mod:`._f16`) or int8 with the float32 per-row ``scales`` ``[capacity]`` (an empty array for the
+float arenas; see :mod:`._widen`); document ``i`` owns rows ``offsets[i]:offsets[i + 1]``. ``scores[j, i]`` = sum over
 query ``j``'s rows of the max over document ``i``'s rows of the dot product, or -inf for an empty
 or masked-out document.
 
@@ -13,7 +14,7 @@ How it is fast (and why it looks the way it does):
   accumulators, which LLVM keeps in 8 SIMD registers (a never-escaping stack array, see
   :mod:`._stack`); per embedding dimension one vector load of the query lanes and 8 broadcast
   fused multiply-adds, no horizontal sums: the inner loop of a GEMM micro-kernel;
-- a document is walked in blocks of 8 rows, copied (float16 widened) into a small float32
+- a document is walked in blocks of 8 rows, copied (float16 widened, int8 times its row scale) into a small float32
   scratch that stays in L1; the last block overlaps the previous one instead of being padded
   (max is idempotent). A document shorter than 8 rows takes one or two 4-row blocks (16 x 4
   accumulators), overlapping or repeating its last row, so even 1-row documents (single-vector
@@ -37,8 +38,8 @@ from typing import Any, TypeVar
 import numpy as np
 from numba import njit, prange
 
-from multivector.kernels._f16 import as_f32
 from multivector.kernels._stack import stack_array
+from multivector.kernels._widen import widen_row
 
 __all__ = ["LANES", "maxsim_parallel", "maxsim_serial"]
 
@@ -128,31 +129,34 @@ def _block_max4(qt: Array, chunk: int, block: Array, dim: int, best: Array) -> N
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _load_block(tokens: Array, n_rows: int, stop: int, base: int, block: Array) -> None:
-    """Copy ``n_rows`` arena rows from ``base`` into ``block`` as float32 (widening float16 bits).
+def _load_block(
+    tokens: Array, scales: Array, n_rows: int, stop: int, base: int, block: Array
+) -> None:
+    """Copy ``n_rows`` arena rows from ``base`` into ``block`` as float32 (widening float16 bits,
+    or int8 values times their row's scale).
 
     Rows at or past ``stop`` repeat the document's last row: duplicates leave every max unchanged.
     """
     dim = tokens.shape[1]
     for j in range(n_rows):
-        row = min(base + j, stop - 1)
-        for k in range(dim):
-            block[j * dim + k] = as_f32(tokens[row, k])
+        widen_row(tokens, scales, min(base + j, stop - 1), block, j * dim)
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _doc_best(qt: Array, tokens: Array, start: int, stop: int, block: Array, best: Array) -> None:
+def _doc_best(
+    qt: Array, tokens: Array, scales: Array, start: int, stop: int, block: Array, best: Array
+) -> None:
     """Fill ``best[r]`` with the max over one non-empty document of dot(query row r, doc row)."""
     n_chunks = qt.shape[0]
     dim = tokens.shape[1]
     for i in range(n_chunks * LANES):
         best[i] = _NEG_INF
     if stop - start < ROWS:  # short: one or two blocks of 4 (repeated or overlapping rows)
-        _load_block(tokens, 4, stop, start, block)
+        _load_block(tokens, scales, 4, stop, start, block)
         for chunk in range(n_chunks):
             _block_max4(qt, chunk, block, dim, best)
         if stop - start > 4:
-            _load_block(tokens, 4, stop, stop - 4, block)
+            _load_block(tokens, scales, 4, stop, stop - 4, block)
             for chunk in range(n_chunks):
                 _block_max4(qt, chunk, block, dim, best)
         return
@@ -160,7 +164,7 @@ def _doc_best(qt: Array, tokens: Array, start: int, stop: int, block: Array, bes
     while base < stop:
         if base + ROWS > stop:  # the last block overlaps the previous one (max is idempotent)
             base = stop - ROWS
-        _load_block(tokens, ROWS, stop, base, block)
+        _load_block(tokens, scales, ROWS, stop, base, block)
         for chunk in range(n_chunks):
             _block_max(qt, chunk, block, dim, best)
         base += ROWS
@@ -172,6 +176,7 @@ def _score_docs(
     lane_starts: Array,
     lengths: Array,
     tokens: Array,
+    scales: Array,
     offsets: Array,
     mask: Array,
     use_mask: bool,
@@ -190,7 +195,7 @@ def _score_docs(
             for j in range(n_queries):
                 out[j, doc] = _NEG_INF
             continue
-        _doc_best(qt, tokens, start, stop, block, best)
+        _doc_best(qt, tokens, scales, start, stop, block, best)
         for j in range(n_queries):
             total = _ZERO
             for lane in range(lane_starts[j], lane_starts[j] + lengths[j]):
@@ -204,6 +209,7 @@ def maxsim_parallel(
     lane_starts: Array,
     lengths: Array,
     tokens: Array,
+    scales: Array,
     offsets: Array,
     mask: Array,
     use_mask: bool,
@@ -219,7 +225,7 @@ def maxsim_parallel(
     for unit in prange(n_units):
         lo = unit * _CHUNK
         hi = min(n_docs, lo + _CHUNK)
-        _score_docs(qt, lane_starts, lengths, tokens, offsets, mask, use_mask, lo, hi, out)
+        _score_docs(qt, lane_starts, lengths, tokens, scales, offsets, mask, use_mask, lo, hi, out)
     return out
 
 
@@ -229,6 +235,7 @@ def maxsim_serial(
     lane_starts: Array,
     lengths: Array,
     tokens: Array,
+    scales: Array,
     offsets: Array,
     mask: Array,
     use_mask: bool,
@@ -236,5 +243,5 @@ def maxsim_serial(
     """Same result as :func:`maxsim_parallel`, on the calling thread only."""
     n_docs = offsets.shape[0] - 1
     out = np.empty((lengths.shape[0], n_docs), dtype=np.float32)
-    _score_docs(qt, lane_starts, lengths, tokens, offsets, mask, use_mask, 0, n_docs, out)
+    _score_docs(qt, lane_starts, lengths, tokens, scales, offsets, mask, use_mask, 0, n_docs, out)
     return out

@@ -9,8 +9,10 @@ Inputs (validated once here; the compiled kernels in :mod:`._maxsim_jit` trust t
   (transposed, in groups of 16 rows: it is small).
   Finite values are the caller's job (the store rejects NaN / inf at insert and query time):
   a NaN in the query makes scores -inf (or NaN), which :func:`~.topk.topk` never returns.
-- ``tokens``: the arena, C-contiguous ``[capacity, d]`` float32 or float16, never copied (a
-  read-only memory map works); only rows ``< offsets[-1]`` are read.
+- ``tokens``: the arena, C-contiguous ``[capacity, d]`` float32, float16 or int8, never copied
+  (a read-only memory map works); only rows ``< offsets[-1]`` are read.
+- ``scales``: keyword, required for (and only for) an int8 arena: float32 ``[capacity]``, row
+  ``r`` holds the values ``tokens[r] * scales[r]`` (see :mod:`.quantize`).
 - ``offsets``: int64 ``[N + 1]``, ``offsets[0] == 0``, non-decreasing; document ``i`` owns rows
   ``offsets[i]:offsets[i + 1]``. An empty document scores -inf and never matches.
 - ``mask``: ``None`` or bool ``[N]``; ``False`` excludes a document (deleted / filtered out).
@@ -34,6 +36,7 @@ from multivector.kernels.topk import SearchResult, check_k, topk
 __all__ = ["maxsim_scores", "maxsim_scores_batch", "maxsim_search", "maxsim_search_batch"]
 
 _NO_MASK = np.ones(0, dtype=np.bool_)
+_NO_SCALES = np.ones(0, dtype=np.float32)
 
 
 def maxsim_scores(
@@ -43,6 +46,7 @@ def maxsim_scores(
     mask: np.ndarray | None = None,
     *,
     parallel: bool = True,
+    scales: np.ndarray | None = None,
 ) -> F32Array:
     """Return the MaxSim score of ``query`` against every document: float32 ``[N]``.
 
@@ -54,7 +58,9 @@ def maxsim_scores(
         ConfigError: ``tokens``, ``offsets`` or ``mask`` are malformed.
 
     """
-    scores: F32Array = maxsim_scores_batch([query], tokens, offsets, mask, parallel=parallel)[0]
+    scores: F32Array = maxsim_scores_batch(
+        [query], tokens, offsets, mask, parallel=parallel, scales=scales
+    )[0]
     return scores
 
 
@@ -65,17 +71,19 @@ def maxsim_scores_batch(
     mask: np.ndarray | None = None,
     *,
     parallel: bool = True,
+    scales: np.ndarray | None = None,
 ) -> F32Array:
     """Score several queries in one pass over the arena: float32 ``[len(queries), N]``.
 
     Row ``j`` equals ``maxsim_scores(queries[j], ...)``. Raises like :func:`maxsim_scores`.
     """
     arena, bounds, keep, use_mask = _check_arena(tokens, offsets, mask)
+    row_scales = _check_scales(tokens, scales)
     qt, lane_starts, lengths = _stack_queries(queries, dim=arena.shape[1])
     if lengths.shape[0] == 0:
         return np.empty((0, bounds.shape[0] - 1), dtype=np.float32)
     kernel = maxsim_parallel if parallel else maxsim_serial
-    out: F32Array = kernel(qt, lane_starts, lengths, arena, bounds, keep, use_mask)
+    out: F32Array = kernel(qt, lane_starts, lengths, arena, row_scales, bounds, keep, use_mask)
     return out
 
 
@@ -87,6 +95,7 @@ def maxsim_search(
     mask: np.ndarray | None = None,
     *,
     parallel: bool = True,
+    scales: np.ndarray | None = None,
 ) -> SearchResult:
     """Return the ``k`` documents with the highest MaxSim, best first (exact search).
 
@@ -98,7 +107,9 @@ def maxsim_search(
         InvalidVectorError: ``query`` is not a non-empty 2-D matrix of the arena's width.
 
     """
-    return maxsim_search_batch([query], tokens, offsets, k, mask, parallel=parallel)[0]
+    return maxsim_search_batch([query], tokens, offsets, k, mask, parallel=parallel, scales=scales)[
+        0
+    ]
 
 
 def maxsim_search_batch(
@@ -109,13 +120,14 @@ def maxsim_search_batch(
     mask: np.ndarray | None = None,
     *,
     parallel: bool = True,
+    scales: np.ndarray | None = None,
 ) -> list[SearchResult]:
     """Run :func:`maxsim_search` for several queries with one pass over the arena.
 
     Returns one :class:`~.topk.SearchResult` per query, in order (an empty list for no queries).
     """
     k = check_k(k)
-    scores = maxsim_scores_batch(queries, tokens, offsets, mask, parallel=parallel)
+    scores = maxsim_scores_batch(queries, tokens, offsets, mask, parallel=parallel, scales=scales)
     return [topk(row, k) for row in scores]
 
 
@@ -128,11 +140,12 @@ def _check_arena(
         raise ConfigError(f"tokens must be a 2-D numpy array [capacity, dim], got shape {shape}")
     if tokens.dtype == np.float16:
         arena = tokens.view(np.uint16) if tokens.flags.c_contiguous else tokens
-    elif tokens.dtype == np.float32:
+    elif tokens.dtype in (np.float32, np.int8):
         arena = tokens
     else:
         raise ConfigError(
-            f"tokens must be float32 or float16, got {tokens.dtype}; convert the arena"
+            f"tokens must be float32, float16 or int8 (with scales), got {tokens.dtype}; "
+            "convert the arena"
         )
     if not arena.flags.c_contiguous:
         raise ConfigError("tokens must be C-contiguous; pass np.ascontiguousarray(tokens) once")
@@ -164,6 +177,33 @@ def _check_arena(
             f"{getattr(mask, 'dtype', type(mask).__name__)} shape {getattr(mask, 'shape', None)}"
         )
     return arena, bounds, mask if mask.flags.writeable else mask.copy(), True
+
+
+def _check_scales(tokens: np.ndarray, scales: Any) -> F32Array:
+    """The per-row scales the kernels take: required for an int8 arena, refused otherwise."""
+    if tokens.dtype != np.int8:
+        if scales is not None:
+            raise ConfigError(
+                f"scales are only for an int8 arena; tokens are {tokens.dtype}, pass scales=None"
+            )
+        return _NO_SCALES
+    if scales is None:
+        raise ConfigError(
+            "an int8 arena needs its per-row scales: pass scales= (float32 [capacity])"
+        )
+    if (
+        not isinstance(scales, np.ndarray)
+        or scales.dtype != np.float32
+        or scales.ndim != 1
+        or scales.shape[0] < tokens.shape[0]
+        or not scales.flags.c_contiguous
+    ):
+        raise ConfigError(
+            f"scales must be a C-contiguous float32 array with one entry per arena row "
+            f"({tokens.shape[0]}), got {getattr(scales, 'dtype', type(scales).__name__)} "
+            f"shape {getattr(scales, 'shape', None)}"
+        )
+    return scales
 
 
 def _stack_queries(

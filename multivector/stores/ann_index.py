@@ -36,6 +36,7 @@ from multivector.kernels.ann_probe import (
     probe_scores,
     query_similarity,
 )
+from multivector.kernels.quantize import dequantize_int8
 
 __all__ = [
     "AnnSearch",
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 _INITIAL = 1024
+#: Rows dequantised per step when an int8 arena is assigned to centroids.
+_DEQUANT_ROWS = 65_536
 #: Rerank (or search a filtered subset exactly) on numba's thread pool only above this many
 #: documents: for fewer, waking the pool costs more than it saves on a busy machine (about 8 ms
 #: at 200k slots under load, against 0.5 ms for a serial masked pass; benchmarks/scale.py).
@@ -212,12 +215,18 @@ class CentroidIndex:
 
     # ------------------------------------------------------------------ build
     def train(
-        self, tokens: np.ndarray, offsets: I64Array, *, alive: BoolArray | None = None
+        self,
+        tokens: np.ndarray,
+        offsets: I64Array,
+        *,
+        alive: BoolArray | None = None,
+        scales: F32Array | None = None,
     ) -> TrainReport:
         """Train k-means on a sample of the live slots' tokens, then assign every live slot.
 
-        ``tokens`` / ``offsets`` are the arena's (float16 or float32, ``offsets`` ``[n + 1]``);
-        ``alive`` None means every slot is live. Replaces any previous training.
+        ``tokens`` / ``offsets`` are the arena's (float16, float32, or int8 with its per-row
+        ``scales``; ``offsets`` ``[n + 1]``); ``alive`` None means every slot is live. Replaces
+        any previous training.
         """
         start = time.perf_counter()
         n = int(offsets.shape[0]) - 1
@@ -234,12 +243,25 @@ class CentroidIndex:
             self._n_slots = n
             return TrainReport(0, 0, 0, time.perf_counter() - start)
         pick = rows[sample_rows(rows.size, self.params.sample_tokens, seed=self.params.seed)]
-        sample = np.asarray(tokens[pick], dtype=np.float32)
+        sample = _float_rows(tokens, scales, pick)
         n_centroids = min(self.params.centroids_for(int(rows.size)), int(sample.shape[0]))
         self._centroids = kmeans(
             sample, n_centroids, n_iter=self.params.n_iter, seed=self.params.seed
         ).centroids
-        token_codes = assign_centroids(tokens[: int(offsets[-1])], self._centroids)
+        if scales is None:
+            token_codes = assign_centroids(tokens[: int(offsets[-1])], self._centroids)
+        else:  # int8: dequantise chunk by chunk
+            total = int(offsets[-1])
+            token_codes = np.concatenate(
+                [
+                    assign_centroids(
+                        _float_rows(tokens, scales, np.arange(lo, min(total, lo + _DEQUANT_ROWS))),
+                        self._centroids,
+                    )
+                    for lo in range(0, total, _DEQUANT_ROWS)
+                ]
+                or [np.zeros(0, dtype=np.int64)]
+            )
         packed = distinct_codes(token_codes, offsets)
         keep = np.repeat(live, np.diff(packed.offsets))  # dead slots keep no codes
         new_offsets = np.zeros(n + 1, dtype=np.int64)
@@ -358,12 +380,14 @@ class CentroidIndex:
         k: int,
         mask: BoolArray | None,
         alive: BoolArray | None,
+        scales: F32Array | None = None,
     ) -> AnnSearch:
         """Top-``k`` slots by exact MaxSim among candidates (or all slots, when exact is better).
 
         ``mask`` (None: every live slot) restricts results; ``alive`` marks live slots and is
         what (re)training samples. Exact search is used while untrained, when at most
         ``flat_search_cutoff`` slots match, or when fewer than ``k`` candidates come back.
+        ``scales`` are an int8 arena's per-row scales (None for float arenas).
         """
         n = int(offsets.shape[0]) - 1
         if self._centroids is None:
@@ -373,22 +397,26 @@ class CentroidIndex:
         if (self._centroids is None and n_live >= self.params.min_train_docs) or (
             self._centroids is not None and growth and n_live > growth * self._trained_live
         ):
-            self.train(tokens, offsets, alive=alive)
+            self.train(tokens, offsets, alive=alive, scales=scales)
         if self._n_slots != n:
             raise ConfigError(
                 f"ann index out of sync: it holds {self._n_slots} slots, the arena {n}"
             )
         n_match = n_live if mask is None else int(np.count_nonzero(mask[:n]))
         if self._centroids is None or n_match <= self.params.flat_search_cutoff:
-            return self._exact(query, tokens, offsets, k=k, mask=mask, n_match=n_match)
+            return self._exact(
+                query, tokens, offsets, k=k, mask=mask, n_match=n_match, scales=scales
+            )
         want = max(self.params.n_candidates, 2 * k)
         slots = self.candidates(query, want, mask if mask is not None else alive)
         if slots.size < min(k, n_match):
-            return self._exact(query, tokens, offsets, k=k, mask=mask, n_match=n_match)
+            return self._exact(
+                query, tokens, offsets, k=k, mask=mask, n_match=n_match, scales=scales
+            )
         chosen = np.zeros(n, dtype=np.bool_)
         chosen[slots] = True
         parallel = slots.size > PARALLEL_RERANK
-        result = maxsim_search(query, tokens, offsets, k, chosen, parallel=parallel)
+        result = maxsim_search(query, tokens, offsets, k, chosen, parallel=parallel, scales=scales)
         return AnnSearch(result, True, int(slots.size))
 
     @staticmethod
@@ -400,8 +428,16 @@ class CentroidIndex:
         k: int,
         mask: BoolArray | None,
         n_match: int,
+        scales: F32Array | None = None,
     ) -> AnnSearch:
         """Exact search over the ``n_match`` slots ``mask`` allows (serial when they are few)."""
         parallel = n_match > PARALLEL_RERANK
-        result = maxsim_search(query, tokens, offsets, k, mask, parallel=parallel)
+        result = maxsim_search(query, tokens, offsets, k, mask, parallel=parallel, scales=scales)
         return AnnSearch(result, False, n_match)
+
+
+def _float_rows(tokens: np.ndarray, scales: F32Array | None, rows: I64Array) -> F32Array:
+    """Arena ``rows`` as float32 (int8 rows times their scales)."""
+    if scales is None:
+        return np.asarray(tokens[rows], dtype=np.float32)
+    return dequantize_int8(tokens[rows], scales[rows])

@@ -4,7 +4,8 @@ Layout: ``cache/c<collection id>/`` holds ``uuids.npy`` (slot order), ``stamp.js
 collection's change sequence number the files reflect, and per BM25 property ``i``
 ``k<i>.vocab.json`` plus ``k<i>.npz`` (the index's postings in bulk form, a few percent of the
 token bytes). With ``tokens=True`` it also keeps ``s<i>.tokens.npy`` and ``s<i>.offsets.npy`` per
-vector space, memory-mapped on reopen (a second copy of every token matrix: about twice the disk).
+vector space, memory-mapped on reopen (a second copy of every token matrix: about twice the disk),
+plus ``s<i>.scales.npy`` for an int8 space (its per-token float32 scales).
 Paths use integer ids only, never names. The cache is derived data: SQLite stays the source of
 truth. A stamp that differs from the store's sequence number, or any file that fails to load or
 check, means "rebuild from SQLite". The stamp is removed before files are rewritten and written
@@ -90,8 +91,19 @@ class ArenaCache:
                     offsets = np.load(folder / f"s{i}.offsets.npy", allow_pickle=False)
                     if not _consistent(tokens, offsets, space, n):
                         return None
+                    scales = None
+                    if space.get("scales"):  # int8 tokens: one float32 scale per row
+                        scales = np.load(
+                            folder / f"s{i}.scales.npy", mmap_mode="r", allow_pickle=False
+                        )
+                        if scales.dtype != np.float32 or scales.shape != (tokens.shape[0],):
+                            return None
+                    elif tokens.dtype == np.int8:
+                        return None
                     dim = space["dimension"]
-                    arenas[str(space["name"])] = PackedArena(tokens, offsets.astype(np.int64), dim)
+                    arenas[str(space["name"])] = PackedArena(
+                        tokens, offsets.astype(np.int64), dim, scales=scales
+                    )
             keyword = {}
             for i, entry in enumerate(stamp["keyword"]):
                 base = _load_bulk(folder, i, n)
@@ -127,12 +139,15 @@ class ArenaCache:
             for i, (name, packed) in enumerate(snapshot.arenas.items()):
                 _write_npy(folder / f"s{i}.tokens.npy", packed.tokens)
                 _write_npy(folder / f"s{i}.offsets.npy", packed.offsets)
+                if packed.scales is not None:
+                    _write_npy(folder / f"s{i}.scales.npy", packed.scales)
                 spaces.append(
                     {
                         "name": name,
                         "dimension": packed.dimension,
                         "dtype": str(packed.tokens.dtype),
                         "n_tokens": int(packed.tokens.shape[0]),
+                        "scales": packed.scales is not None,
                     }
                 )
         entries = []

@@ -163,7 +163,11 @@ class EmbeddedCollection:
             packed = snap.arenas.get(vec.name)
             if packed is not None:
                 self._arenas[vec.name] = TokenArena.from_packed(
-                    packed.tokens, packed.offsets, dtype=vec.dtype, dimension=packed.dimension
+                    packed.tokens,
+                    packed.offsets,
+                    dtype=vec.dtype,
+                    dimension=packed.dimension,
+                    scales=packed.scales,
                 )
         inv = self._config.inverted_index
         self._bm25 = {  # postings from the storage's cache; _sync_indexes builds the others
@@ -550,7 +554,15 @@ class EmbeddedCollection:
         if index is None:
             return arena.search(query, k=k, mask=mask)
         alive = self.alive() if self._n_dead else None
-        found = index.search(query, arena.tokens(), arena.offsets(), k=k, mask=mask, alive=alive)
+        found = index.search(
+            query,
+            arena.tokens(),
+            arena.offsets(),
+            k=k,
+            mask=mask,
+            alive=alive,
+            scales=arena.scales(),
+        )
         return found.result
 
     def retrain_index(self, target_vector: str | None = None) -> dict[str, TrainReport]:
@@ -566,7 +578,9 @@ class EmbeddedCollection:
                 if index is not None:
                     arena = self._arenas[name]
                     alive = self.alive() if self._n_dead else None
-                    reports[name] = index.train(arena.tokens(), arena.offsets(), alive=alive)
+                    reports[name] = index.train(
+                        arena.tokens(), arena.offsets(), alive=alive, scales=arena.scales()
+                    )
             return reports
 
     # --- end approximate search ------------------------------------------------------------

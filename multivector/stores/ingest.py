@@ -104,9 +104,10 @@ def _resolve_vectors(vector: Any, config: CollectionConfig, where: str) -> dict[
 def check_matrix(value: Any, vec: VectorConfig, where: str) -> F32Array:
     """Validate one matrix for ``vec`` (shape, finiteness, dimension, float16 range)."""
     matrix = validate_matrix(value, where=f"{where}, vector {vec.name!r}", dimension=vec.dimension)
-    if vec.dtype == "float16" and float(np.abs(matrix).max()) > _FLOAT16_MAX:
+    if vec.dtype in ("float16", "int8") and float(np.abs(matrix).max()) > _FLOAT16_MAX:
         raise InvalidVectorError(
-            f"{where}, vector {vec.name!r}: values beyond +/-65504 overflow float16 storage; "
+            f"{where}, vector {vec.name!r}: values beyond +/-65504 overflow float16 storage "
+            f"(dtype {vec.dtype!r} keeps float16 rows in the store file); "
             "normalise the vectors or configure the space with dtype='float32'"
         )
     return matrix

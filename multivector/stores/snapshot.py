@@ -12,8 +12,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from multivector._types import I64Array
+from multivector._types import F32Array, I64Array
 from multivector.config import CollectionConfig
+from multivector.kernels.quantize import dequantize_int8
 from multivector.stores.bm25_postings import BulkPostings
 from multivector.stores.protocol import StoredObject
 
@@ -32,11 +33,20 @@ class PackedArena:
     """One vector space in packed form: ``tokens[offsets[i]:offsets[i+1]]`` belong to slot ``i``.
 
     ``tokens`` may be a read-only memory map; ``dimension`` is None while the space is empty.
+    An int8 space's ``tokens`` are int8 with one float32 scale per row in ``scales`` (the value
+    is ``tokens[r] * scales[r]``); ``scales`` is None for float tokens.
     """
 
-    tokens: npt.NDArray[np.floating]
+    tokens: npt.NDArray[Any]
     offsets: I64Array
     dimension: int | None
+    scales: F32Array | None = None
+
+    def rows(self, start: int, end: int) -> F32Array:
+        """Rows ``start:end`` as float32 (dequantised for int8 tokens)."""
+        if self.scales is not None:
+            return dequantize_int8(self.tokens[start:end], self.scales[start:end])
+        return np.asarray(self.tokens[start:end], dtype=np.float32)
 
 
 @dataclass

@@ -25,9 +25,12 @@ from multivector.config import CollectionConfig, DataType
 from multivector.errors import StorageFormatError
 from multivector.stores.snapshot import PackedArena
 
-__all__ = ["DTYPES", "date_properties", "decode_properties", "read_arenas"]
+__all__ = ["DTYPES", "STORED_DTYPES", "date_properties", "decode_properties", "read_arenas"]
 
+#: The dtypes a stored matrix row may name.
 DTYPES: dict[str, np.dtype[Any]] = {"float16": np.dtype("<f2"), "float32": np.dtype("<f4")}
+#: How each space dtype is stored: int8 spaces as float16 rows (the arena quantises on load).
+STORED_DTYPES: dict[str, np.dtype[Any]] = {**DTYPES, "int8": DTYPES["float16"]}
 
 _SHAPES = (
     "SELECT uuid, space, n_tokens, dim, dtype FROM vectors NOT INDEXED WHERE collection_id = ?"
@@ -45,13 +48,15 @@ def read_arenas(
 ) -> dict[str, PackedArena]:
     """The packed arenas of every configured vector space, slots in the order of ``uuids``.
 
+    Tokens come in each space's stored dtype (:data:`STORED_DTYPES`: float16 for int8 spaces).
+
     Rows of unknown spaces or of objects not in ``uuids`` are skipped (they cannot exist inside
     one read transaction unless the file was edited); a blob whose length, dtype or width does not
     match its row raises :class:`~multivector.errors.StorageFormatError`.
     """
     slot_of = {u: i for i, u in enumerate(uuids)}
     n = len(uuids)
-    spaces = {vec.name: DTYPES[vec.dtype] for vec in config.vectors}
+    spaces = {vec.name: STORED_DTYPES[vec.dtype] for vec in config.vectors}
     lengths = {name: np.zeros(n, dtype=np.int64) for name in spaces}
     dims: dict[str, int] = {}
     converted: dict[tuple[str, str], np.dtype[Any]] = {}  # rows stored in another dtype

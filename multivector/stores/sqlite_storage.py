@@ -4,7 +4,7 @@ Every write is one transaction that also advances the collection's change sequen
 (``collections.last_seq``); each object row carries the ``seq`` of its last write and deletes are
 logged with theirs, so another process catches up by reading what changed past the ``seq`` it
 has seen. Token matrices are stored as raw little-endian float16/float32 bytes of the space's
-dtype; properties as JSON (DATE values as ISO 8601 strings, decoded back through the schema).
+dtype (int8 spaces as float16: the arena quantises on load); properties as JSON (DATE values as ISO 8601 strings, decoded back through the schema).
 """
 
 from __future__ import annotations
@@ -24,7 +24,13 @@ from multivector.stores.arena_cache import ArenaCache
 from multivector.stores.protocol import StoredObject
 from multivector.stores.snapshot import KeywordCache, Snapshot, StorageDelta
 from multivector.stores.sqlite_db import Database
-from multivector.stores.sqlite_read import DTYPES, date_properties, decode_properties, read_arenas
+from multivector.stores.sqlite_read import (
+    DTYPES,
+    STORED_DTYPES,
+    date_properties,
+    decode_properties,
+    read_arenas,
+)
 
 __all__ = ["SqliteCollectionStorage", "decode_config"]
 
@@ -104,7 +110,9 @@ class SqliteCollectionStorage:
 
     def write(self, *, upserts: Sequence[StoredObject], deletes: Sequence[str]) -> None:
         """Apply upserts and deletes in one transaction; durable when it returns."""
-        dtypes = {v.name: DTYPES[v.dtype] for v in (self._config.vectors if self._config else ())}
+        dtypes = {
+            v.name: STORED_DTYPES[v.dtype] for v in (self._config.vectors if self._config else ())
+        }
         with self._db.writing() as conn:
             row = conn.execute(
                 "SELECT last_seq FROM collections WHERE id = ?", (self._id,)
@@ -175,7 +183,7 @@ class SqliteCollectionStorage:
             for name, packed in snap.arenas.items():
                 start, end = int(packed.offsets[i]), int(packed.offsets[i + 1])
                 if end > start:
-                    vectors[name] = np.asarray(packed.tokens[start:end], dtype=np.float32)
+                    vectors[name] = packed.rows(start, end)
             created, updated = snap.times[i]
             yield StoredObject(uuid, snap.properties[i], vectors, created, updated)
 
