@@ -2,10 +2,10 @@
 
     python benchmarks/maxsim.py [--docs 20000] [--queries 20] [--threads 1,2] [--batch 16]
 
-Prints ms/query for our exact search (float32 and float16 arenas, single queries and batches)
-beside a naive per-document NumPy loop and sgemm + np.maximum.reduceat, the ratios, the share of
+Prints ms/query for our exact search (float32, float16 and int8 arenas with per-token scales,
+single queries and batches) beside a naive per-document NumPy loop and sgemm + np.maximum.reduceat, the ratios, the share of
 the measured sgemm GFLOP/s rate we reach (useful work = 2*q*T*d flops per query), top-10
-agreement float16 vs float32, the machine load and whether OPENBLAS_CORETYPE is set.
+agreement float16 and int8 vs float32, bytes per token of each arena, the machine load and whether OPENBLAS_CORETYPE is set.
 "cpu ms" is process CPU time per query (all threads): on a busy machine it is the steadier figure.
 """
 
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _data import make_corpus, make_queries
 
 from multivector.kernels import maxsim_search, maxsim_search_batch, topk
+from multivector.kernels.quantize import quantize_int8
 
 
 class BlasThreads:
@@ -115,6 +116,7 @@ def main() -> None:
     corpus = make_corpus(args.docs, dim=args.dim)
     tokens32, offsets = corpus.tokens, corpus.offsets
     tokens16 = tokens32.astype(np.float16)
+    tokens8, scales8 = quantize_int8(tokens32)
     queries = make_queries(max(args.queries, args.batch), n_tokens=args.query_tokens, dim=args.dim)
     n_tokens = int(offsets[-1])
     flops = 2.0 * args.query_tokens * n_tokens * args.dim
@@ -122,7 +124,8 @@ def main() -> None:
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(
         f"corpus: {args.docs} docs, {n_tokens} tokens x {args.dim} dims "
-        f"({tokens32.nbytes / 2**20:.0f} MiB float32, {tokens16.nbytes / 2**20:.0f} MiB float16); "
+        f"({tokens32.nbytes / 2**20:.0f} MiB float32, {tokens16.nbytes / 2**20:.0f} MiB float16, "
+        f"{(tokens8.nbytes + scales8.nbytes) / 2**20:.0f} MiB int8 + scales); "
         f"queries of {args.query_tokens} tokens; useful work {flops / 1e9:.2f} GFLOP/query"
     )
     print(
@@ -131,12 +134,14 @@ def main() -> None:
     )
     print(f"load before: {load}")
 
-    # top-10 agreement float16 vs float32 (exactness check against the float32 search, too)
-    agree = []
+    # top-10 agreement float16 / int8 vs float32 (exactness check against the float32 search, too)
+    agree, agree8 = [], []
     for q in queries[: args.queries]:
         a = set(maxsim_search(q, tokens32, offsets, 10).indices.tolist())
         b = set(maxsim_search(q, tokens16, offsets, 10).indices.tolist())
+        c = set(maxsim_search(q, tokens8, offsets, 10, scales=scales8).indices.tolist())
         agree.append(len(a & b) / 10)
+        agree8.append(len(a & c) / 10)
     q0 = queries[0]
     ours = maxsim_search(q0, tokens32, offsets, args.k)
     ref = topk(sgemm_scores(q0, tokens32, offsets), args.k)
@@ -144,6 +149,11 @@ def main() -> None:
     print(
         f"top-10 agreement float16 vs float32: {np.mean(agree):.3f} (mean over {len(agree)} queries); "
         f"float32 top-{args.k} equals the sgemm reference: {same}"
+    )
+    print(
+        f"top-10 agreement int8 vs float32: {np.mean(agree8):.3f} (min {min(agree8):.1f}); "
+        f"bytes per token: float32 {4 * args.dim}, float16 {2 * args.dim}, "
+        f"int8 {args.dim + 4} (values + one float32 scale)"
     )
 
     nq = args.queries
@@ -159,11 +169,12 @@ def main() -> None:
                 fn(q)
             return Timing((time.perf_counter() - wall) / count, (time.process_time() - cpu) / count)
 
-        def batched(arena: np.ndarray) -> Timing:
-            maxsim_search_batch(queries[: args.batch], arena, offsets, args.k)
+        def batched(arena: np.ndarray, scales: np.ndarray | None = None) -> Timing:
+            batch = queries[: args.batch]
+            maxsim_search_batch(batch, arena, offsets, args.k, scales=scales)
             n_batches = max(1, nq // args.batch)
             timing = timed(
-                lambda: maxsim_search_batch(queries[: args.batch], arena, offsets, args.k),
+                lambda: maxsim_search_batch(batch, arena, offsets, args.k, scales=scales),
                 n_batches,
             )
             return Timing(timing.wall / args.batch, timing.cpu / args.batch)
@@ -184,8 +195,12 @@ def main() -> None:
             "ours float16, single": per_query(
                 lambda q: maxsim_search(q, tokens16, offsets, args.k), nq
             ),
+            "ours int8, single": per_query(
+                lambda q: maxsim_search(q, tokens8, offsets, args.k, scales=scales8), nq
+            ),
             f"ours float32, batch {args.batch}": batched(tokens32),
             f"ours float16, batch {args.batch}": batched(tokens16),
+            f"ours int8, batch {args.batch}": batched(tokens8, scales8),
         }
         rate = flops / gemm.wall
         print(
@@ -198,7 +213,9 @@ def main() -> None:
                 f"{sgemm.wall / t.wall:>10.2f}x{flops / t.wall / 1e9:>9.1f}{flops / t.wall / rate:>9.0%}"
             )
         f32, f16 = results["ours float32, single"], results["ours float16, single"]
+        i8 = results["ours int8, single"]
         print(f"float16 / float32 time: {f16.wall / f32.wall:.2f} (cpu {f16.cpu / f32.cpu:.2f})")
+        print(f"int8 / float32 time: {i8.wall / f32.wall:.2f} (cpu {i8.cpu / f32.cpu:.2f})")
 
     for optional in ("pylate", "maxsim_cpu", "qdrant_client"):
         status = (
