@@ -195,3 +195,24 @@ def test_qdrant_backend_accepts_int8_and_stores_exact_values(rng):
         assert np.allclose(np.asarray(got, np.float32), objs[3].vector["mv"], atol=1e-6)
         q = objs[3].vector["mv"]
         assert col.query.near_vector(q, limit=1).objects[0].uuid == objs[3].uuid
+
+
+def test_a_reader_catches_up_with_identical_int8_bytes(tmp_path, rng):
+    path = tmp_path / "store"
+    objs = _objects(rng, 40)
+    writer = multivector.connect(path)
+    try:
+        col = _create(writer)
+        col.data.insert_many(objs[:20])
+        with multivector.connect(path, read_only=True) as reader:
+            seen = reader.collections.use("Docs")
+            assert len(seen.query.fetch_objects(limit=100).objects) == 20
+            col.data.insert_many(objs[20:])  # the reader applies these as a delta
+            col.data.delete_by_id(objs[0].uuid)
+            assert _searches(seen) == _searches(col)
+            mine, theirs = col.backend._arenas["mv"], seen.backend._arenas["mv"]
+            assert theirs.n_slots == mine.n_slots == 40  # appended in place, not reloaded
+            for slot in range(1, 40):
+                assert np.array_equal(mine.matrix(slot), theirs.matrix(slot))
+    finally:
+        writer.close()
