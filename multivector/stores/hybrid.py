@@ -11,15 +11,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from multivector.kernels.fusion import min_max_normalize, ranked_contributions
-from multivector.query import HybridFusion
+from multivector._types import F32Array
+from multivector.config import VectorConfig
+from multivector.kernels.fusion import autocut, min_max_normalize, ranked_contributions
+from multivector.query import BM25OperatorSpec, FilterNode, HybridFusion
 from multivector.results import LegExplanation, ScoreExplanation
 from multivector.stores.protocol import Hit
 
-__all__ = ["FusedHit", "fuse_legs"]
+if TYPE_CHECKING:
+    from multivector.stores.collection import Collection
+
+__all__ = ["HYBRID_POOL", "FusedHit", "fuse_legs", "run_hybrid"]
 
 VECTOR_LEG = "vector"
 KEYWORD_LEG = "keyword"
@@ -85,3 +91,71 @@ def fuse_legs(
         fused.append((key, FusedHit(uuid, score, ScoreExplanation(fusion.value, legs))))
     fused.sort(key=lambda item: item[0])
     return [hit for _, hit in fused]
+
+
+#: Each hybrid leg draws at least this many candidates (Weaviate's pool size).
+HYBRID_POOL = 100
+
+
+def run_hybrid(
+    collection: Collection,
+    query: str,
+    vec: VectorConfig | None,
+    matrix: F32Array | None,
+    *,
+    alpha: float,
+    fusion: HybridFusion,
+    limit: int,
+    offset: int,
+    filters: FilterNode | None,
+    properties: Sequence[tuple[str, float]],
+    max_vector_distance: float | None,
+    auto_limit: int | None,
+    bm25_operator: BM25OperatorSpec | None,
+) -> list[FusedHit]:
+    """Run both legs (each over a pool of ``max(100, limit + offset)``, ``filters`` already
+    validated), fuse them, apply the vector distance cutoff and autocut, then page.
+    """
+    backend = collection.backend
+    pool = max(HYBRID_POOL, limit + offset)
+    vector_hits = None
+    if alpha > 0 and vec is not None and matrix is not None:
+        vector_hits = backend.vector_search(vec.name, matrix, limit=pool, filters=filters)
+        if max_vector_distance is not None:
+            vector_hits = [h for h in vector_hits if -h.score <= max_vector_distance]
+    keyword_hits = None
+    if alpha < 1:
+        keyword_hits = backend.keyword_search(
+            query,
+            properties=properties,
+            limit=pool,
+            filters=filters,
+            operator=bm25_operator or BM25OperatorSpec("or", 1),
+        )
+    fused = fuse_legs(vector_hits, keyword_hits, alpha=alpha, fusion=fusion)
+    if max_vector_distance is not None and vec is not None and matrix is not None:
+        fused = _within_distance(collection, fused, vec, matrix, max_vector_distance)
+    keep = len(fused)
+    if auto_limit is not None and fused:
+        keep = int(autocut(np.asarray([h.score for h in fused], dtype=np.float64), auto_limit))
+    return fused[:keep][offset : offset + limit]
+
+
+def _within_distance(
+    collection: Collection,
+    fused: list[FusedHit],
+    vec: VectorConfig,
+    matrix: F32Array,
+    cutoff: float,
+) -> list[FusedHit]:
+    """Drop keyword-only hits whose vector distance is beyond the cutoff (as Weaviate does)."""
+    unknown = [h.uuid for h in fused if h.leg(VECTOR_LEG) is None]
+    if not unknown:
+        return fused
+    scores = dict(zip(unknown, collection.backend.vector_scores(vec.name, matrix, unknown)))
+    return [
+        h
+        for h in fused
+        if h.uuid not in scores
+        or (scores[h.uuid] is not None and -float(scores[h.uuid] or 0.0) <= cutoff)
+    ]

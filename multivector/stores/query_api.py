@@ -10,12 +10,9 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from multivector._types import F32Array
 from multivector.config import VectorConfig
 from multivector.errors import ConfigError
-from multivector.kernels.fusion import autocut
 from multivector.query import BM25OperatorSpec, FilterNode, HybridFusion, MetadataQuery
 from multivector.results import (
     LegExplanation,
@@ -24,85 +21,38 @@ from multivector.results import (
     QueryReturn,
     ScoreExplanation,
 )
-from multivector.stores.hybrid import KEYWORD_LEG, VECTOR_LEG, FusedHit, fuse_legs
+from multivector.stores.hybrid import KEYWORD_LEG, run_hybrid
 from multivector.stores.protocol import Hit, StoredObject
+from multivector.stores.query_args import (
+    check_int as _check_int,
+)
+from multivector.stores.query_args import (
+    cut as _cut,
+)
+from multivector.stores.query_args import (
+    hybrid_args as _hybrid_args,
+)
+from multivector.stores.query_args import (
+    hybrid_meta as _hybrid_meta,
+)
+from multivector.stores.query_args import (
+    parse_properties as _parse_properties,
+)
+from multivector.stores.query_args import (
+    query_text as _query_text,
+)
+from multivector.stores.query_args import (
+    timestamp as _timestamp,
+)
+from multivector.stores.query_args import (
+    vector_defaults as _vector_defaults,
+)
 from multivector.stores.validation import validate_matrix, validate_uuid
 
 if TYPE_CHECKING:
     from multivector.stores.collection import Collection
 
 __all__ = ["QueryAPI"]
-
-#: Each hybrid leg draws at least this many candidates (Weaviate's pool size).
-HYBRID_POOL = 100
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_alpha(alpha: object) -> float:
-    if (
-        isinstance(alpha, bool)
-        or not isinstance(alpha, (int, float))
-        or not (0.0 <= float(alpha) <= 1.0)
-    ):
-        raise ConfigError(
-            f"alpha must be a number within [0, 1] (0 = keyword only, 1 = vector only), got {alpha!r}"
-        )
-    return float(alpha)
-
-
-def _check_fusion(fusion_type: object) -> HybridFusion:
-    try:
-        return HybridFusion(fusion_type)
-    except ValueError:
-        raise ConfigError(
-            f"unknown fusion_type {fusion_type!r}; use HybridFusion.RELATIVE_SCORE or HybridFusion.RANKED"
-        ) from None
-
-
-def _parse_properties(
-    query_properties: Sequence[str] | None, collection: Collection
-) -> list[tuple[str, float]]:
-    config = collection.config
-    if query_properties is None:
-        return [
-            (p.name, 1.0) for p in config.properties if p.data_type.is_text and p.index_searchable
-        ]
-    if isinstance(query_properties, str):
-        query_properties = [query_properties]
-    out: list[tuple[str, float]] = []
-    for item in query_properties:
-        name, _, boost_text = str(item).partition("^")
-        boost = 1.0
-        if boost_text:
-            try:
-                boost = float(boost_text)
-            except ValueError:
-                raise ConfigError(
-                    f"query_properties: bad boost in {item!r}; write e.g. 'title^2'"
-                ) from None
-            if not np.isfinite(boost) or boost < 0:
-                raise ConfigError(
-                    f"query_properties: boost in {item!r} must be a finite number >= 0"
-                )
-        prop = config.property(name)
-        if prop is None or not prop.data_type.is_text:
-            known = [p.name for p in config.properties if p.data_type.is_text]
-            raise ConfigError(
-                f"query_properties: {name!r} is not a text property of {config.name!r}; text properties: {known}"
-            )
-        out.append((name, boost))
-    return out
-
-
-def _cut(scores: Sequence[float], auto_limit: int | None) -> int:
-    if auto_limit is None or not scores:
-        return len(scores)
-    return int(autocut(np.asarray(scores, dtype=np.float64), auto_limit))
 
 
 class QueryAPI:
@@ -416,28 +366,21 @@ class QueryAPI:
         include_vector: bool | Sequence[str],
         return_properties: Sequence[str] | None,
     ) -> QueryReturn:
-        pool = max(HYBRID_POOL, limit + offset)
-        checked = self._col.check_filter(filters)
-        vector_hits = None
-        if alpha > 0 and vec is not None and matrix is not None:
-            vector_hits = self._col.backend.vector_search(
-                vec.name, matrix, limit=pool, filters=checked
-            )
-            if max_vector_distance is not None:
-                vector_hits = [h for h in vector_hits if -h.score <= max_vector_distance]
-        keyword_hits = None
-        if alpha < 1:
-            keyword_hits = self._keyword_hits(
-                query,
-                properties=_parse_properties(query_properties, self._col),
-                limit=pool,
-                filters=checked,
-                operator=bm25_operator,
-            )
-        fused = fuse_legs(vector_hits, keyword_hits, alpha=alpha, fusion=fusion)
-        if max_vector_distance is not None and vec is not None and matrix is not None:
-            fused = self._within_distance(fused, vec, matrix, max_vector_distance)
-        fused = fused[: _cut([h.score for h in fused], auto_limit)][offset : offset + limit]
+        fused = run_hybrid(
+            self._col,
+            query,
+            vec,
+            matrix,
+            alpha=alpha,
+            fusion=fusion,
+            limit=limit,
+            offset=offset,
+            filters=self._col.check_filter(filters),
+            properties=_parse_properties(query_properties, self._col),
+            max_vector_distance=max_vector_distance,
+            auto_limit=auto_limit,
+            bm25_operator=bm25_operator,
+        )
         meta = [_hybrid_meta(h) for h in fused]
         return self._objects(
             [h.uuid for h in fused],
@@ -446,35 +389,10 @@ class QueryAPI:
             return_properties=return_properties,
         )
 
-    def _within_distance(
-        self, fused: list[FusedHit], vec: VectorConfig, matrix: F32Array, cutoff: float
-    ) -> list[FusedHit]:
-        """Drop keyword-only hits whose vector distance is beyond the cutoff (as Weaviate does)."""
-        unknown = [h.uuid for h in fused if h.leg(VECTOR_LEG) is None]
-        if not unknown:
-            return fused
-        scores = dict(zip(unknown, self._col.backend.vector_scores(vec.name, matrix, unknown)))
-        return [
-            h
-            for h in fused
-            if h.uuid not in scores
-            or (scores[h.uuid] is not None and -float(scores[h.uuid] or 0.0) <= cutoff)
-        ]
-
     def _hybrid_args(
         self, alpha: object, fusion_type: object, limit: int, offset: int, auto_limit: int | None
     ) -> tuple[float, HybridFusion]:
-        a = _check_alpha(alpha)
-        fusion = _check_fusion(fusion_type)
-        _check_int("limit", limit, 1)
-        _check_int("offset", offset, 0)
-        if auto_limit is not None:
-            _check_int("auto_limit", auto_limit, 1)
-            if fusion is not HybridFusion.RELATIVE_SCORE:
-                raise ConfigError(
-                    "auto_limit is only supported with fusion_type=HybridFusion.RELATIVE_SCORE"
-                )
-        return a, fusion
+        return _hybrid_args(alpha, fusion_type, limit, offset, auto_limit)
 
     def hybrid(
         self,
@@ -559,45 +477,3 @@ class QueryAPI:
     ) -> QueryReturn:
         """Run a sync search (``near_vector``, ``bm25``, ``fetch_objects``) in a worker thread."""
         return await asyncio.to_thread(method, *args, **kwargs)
-
-
-def _query_text(query: object) -> str:
-    if isinstance(query, str):
-        return query
-    if isinstance(query, (list, tuple)) and all(isinstance(q, str) for q in query):
-        return " ".join(query)
-    raise ConfigError(f"the query must be a str, got {type(query).__name__}")
-
-
-def _vector_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
-    out = {
-        "limit": 10,
-        "offset": 0,
-        "filters": None,
-        "distance": None,
-        "auto_limit": None,
-        "include_vector": False,
-        "return_properties": None,
-    }
-    unknown = set(kwargs) - set(out)
-    if unknown:
-        raise ConfigError(f"unexpected arguments {sorted(unknown)}")
-    out.update(kwargs)
-    return out
-
-
-def _hybrid_meta(hit: FusedHit) -> MetadataReturn:
-    vec = hit.leg(VECTOR_LEG)
-    return MetadataReturn(
-        distance=-vec.raw_score if vec is not None else None,
-        score=hit.score,
-        explain_score=hit.explanation,
-    )
-
-
-def _timestamp(value: float | None) -> Any:
-    if value is None:
-        return None
-    import datetime as _dt
-
-    return _dt.datetime.fromtimestamp(value, tz=_dt.timezone.utc)
