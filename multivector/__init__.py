@@ -74,7 +74,7 @@ def connect(
             raise TypeError(
                 f"connect(): unexpected options {sorted(options)} for an in-memory store"
             )
-        from multivector.stores.embedded import EmbeddedClient
+        from multivector.stores.embedded_client import EmbeddedClient
 
         return Client(EmbeddedClient(), headers=headers)
     from multivector.stores.durable import open_durable_client

@@ -15,8 +15,7 @@ import copy
 import dataclasses
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,24 +23,24 @@ import numpy as np
 from multivector._types import BoolArray, F32Array, I64Array
 from multivector.config import CollectionConfig, Tokenization, VectorIndexConfig
 from multivector.errors import CollectionNotFoundError, ConfigError
-from multivector.kernels import SearchResult, topk
+from multivector.kernels import SearchResult
 from multivector.query import BM25OperatorSpec, FilterNode
 from multivector.stores.ann_index import (
     CentroidIndex,
     TrainReport,
-    check_index_configs,
     make_ann_index,
 )
 from multivector.stores.arena import TokenArena
 from multivector.stores.bm25 import BM25Index
 from multivector.stores.bm25_postings import BulkPostings
 from multivector.stores.filters import evaluate_filter
+from multivector.stores.keyword_search import field_bm25_topk
 from multivector.stores.protocol import Hit, ObjectRecord, StoredObject
 from multivector.stores.snapshot import Snapshot, StorageDelta
-from multivector.stores.stopwords import Stopwords, bm25_query_terms
+from multivector.stores.stopwords import Stopwords
 from multivector.stores.tokenize import tokenize_value
 
-__all__ = ["CollectionStorage", "EmbeddedClient", "EmbeddedCollection"]
+__all__ = ["CollectionStorage", "EmbeddedCollection"]
 
 #: Compact automatically once this fraction of slots is dead (and at least _MIN_DEAD slots).
 AUTO_COMPACT_RATIO = 0.5
@@ -487,41 +486,18 @@ class EmbeddedCollection:
             if limit <= 0 or not self._slot_of:
                 return []
             mask = self._mask(filters) if filters is not None else None
-            n = len(self._uuids)
-            scores = np.zeros(n, dtype=np.float64)
-            matched = np.zeros(n, dtype=np.int64)
-            touched = np.zeros(n, dtype=np.bool_)
-            terms_global: dict[str, int] = {}
-            for name, boost in properties:
-                index = self._bm25.get(name)
-                prop = self._config.property(name)
-                if index is None or prop is None:
-                    continue
-                terms = bm25_query_terms(query, prop.tokenization, self._stopwords)
-                if not terms:
-                    continue
-                local = list(dict.fromkeys(terms))
-                bit_map = [terms_global.setdefault(t, len(terms_global)) for t in local]
-                hits = index.search(terms, mask=mask)
-                if len(hits.slots) == 0:
-                    continue
-                scores[hits.slots] += boost * hits.scores
-                touched[hits.slots] = True
-                matched[hits.slots] |= _remap_bits(hits.matched, bit_map)
-            if not terms_global:
-                return []
-            n_terms = min(len(terms_global), 63)
-            counts = _popcount(matched)
-            need = n_terms if operator.operator == "and" else min(operator.minimum_match, n_terms)
-            eligible = touched & (counts >= need)
-            candidate_scores = np.where(eligible, scores, -np.inf).astype(np.float32)
-            best = topk(candidate_scores, limit + 16)
-            pairs = [
-                (self._uuids[s] or "", float(scores[s]))
-                for s in best.indices.tolist()
-                if eligible[s]
-            ]
-            return _ordered_hits(pairs)[:limit]
+            ranked = field_bm25_topk(
+                self._bm25,
+                self._config,
+                self._stopwords,
+                query,
+                properties=properties,
+                n_slots=len(self._uuids),
+                limit=limit,
+                mask=mask,
+                operator=operator,
+            )
+            return _ordered_hits([(self._uuids[s] or "", v) for s, v in ranked])[:limit]
 
     # --- approximate search (issue 10; the logic lives in stores/ann_index.py) ---------------
     def _ann_index(self, name: str) -> CentroidIndex | None:
@@ -607,67 +583,6 @@ def _tok(tokenization: Tokenization | None) -> Tokenization:
     return tokenization or Tokenization.WORD
 
 
-def _remap_bits(local_bits: I64Array, bit_map: Sequence[int]) -> I64Array:
-    if list(bit_map) == list(range(len(bit_map))):
-        return local_bits
-    out = np.zeros_like(local_bits)
-    for local, glob in enumerate(bit_map[:63]):
-        out |= ((local_bits >> local) & 1) << min(glob, 62)
-    return out
-
-
-def _popcount(bits: I64Array) -> I64Array:
-    counts = np.zeros(bits.shape, dtype=np.int64)
-    work = bits.copy()
-    while work.any():
-        counts += work & 1
-        work >>= 1
-    return counts
-
-
 def _ordered_hits(pairs: Sequence[tuple[str, float]]) -> list[Hit]:
     """Best first; equal scores by uuid, so results never depend on slot order."""
     return [Hit(u, s) for u, s in sorted(pairs, key=lambda p: (-p[1], p[0]))]
-
-
-class EmbeddedClient:
-    """Collections held in this process; durable when a storage factory is given."""
-
-    def __init__(self) -> None:
-        self._collections: dict[str, EmbeddedCollection] = {}
-
-    def create_collection(self, config: CollectionConfig) -> EmbeddedCollection:
-        """Create an empty collection."""
-        check_index_configs(config)
-        col = EmbeddedCollection(config)
-        self._collections[config.name] = col
-        return col
-
-    def open_collection(self, name: str) -> EmbeddedCollection:
-        """The collection called ``name``."""
-        try:
-            return self._collections[name]
-        except KeyError:
-            raise CollectionNotFoundError(f"no collection named {name!r}") from None
-
-    def list_collections(self) -> dict[str, CollectionConfig]:
-        """Configurations by name."""
-        return {name: col.config for name, col in self._collections.items()}
-
-    def delete_collection(self, name: str) -> None:
-        """Forget a collection."""
-        self._collections.pop(name, None)
-
-    def backup(self, dest: str | Path) -> None:
-        """In-memory stores have nothing on disk to back up."""
-        raise ConfigError(
-            "backup() needs a path-backed store; open it with multivector.connect(path=...)"
-        )
-
-    def close(self) -> None:
-        """Drop every collection."""
-        self._collections.clear()
-
-    def describe(self) -> Mapping[str, Any]:
-        """Backend name and location."""
-        return {"backend": "embedded", "path": None}
