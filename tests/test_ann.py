@@ -406,7 +406,7 @@ def test_collection_uses_the_index_with_deletes_filters_and_compaction(client, r
         e = exact.query.near_vector(q, limit=10)
         agree.append(len(set(_ids(a)) & set(_ids(e))) / 10)
     assert np.mean(agree) >= 0.9
-    assert backend._ann["mv"][1].trained  # trained at the first search (800 >= 500)
+    assert backend._ann.get("mv").trained  # trained at the first search (800 >= 500)
     gone = [multivector.generate_uuid5(i) for i in range(0, 800, 2)]
     for col in (exact, approx):
         col.data.delete_many(where=Filter.by_id().contains_any(gone))
@@ -417,7 +417,7 @@ def test_collection_uses_the_index_with_deletes_filters_and_compaction(client, r
         assert len(a) == 10
         assert set(a) <= set(_ids(exact.query.near_vector(q, limit=200, filters=only)))
     backend.compact()
-    assert backend._ann["mv"][1].n_slots == 400
+    assert backend._ann.get("mv").n_slots == 400
     reports = backend.retrain_index("mv")
     assert reports["mv"].n_assigned == int(np.diff(offsets)[1::2].sum())
     q = queries[0]
@@ -442,10 +442,10 @@ def test_durable_store_keeps_the_config_and_rebuilds_the_index_on_reopen(tmp_pat
         ]
         assert not col.data.insert_many(objects).has_errors
         before = _ids(col.query.near_vector(q, limit=5))
-        assert col.backend._ann["mv"][1].trained
+        assert col.backend._ann.get("mv").trained
     with multivector.connect(path=str(tmp_path)) as again:
         col = again.collections.use("Docs")
         assert col.config.vector("mv").index == index
-        assert not col.backend._ann  # derived data: not persisted, rebuilt at the first search
+        assert len(col.backend._ann) == 0  # derived data: not persisted, rebuilt at the first search
         assert _ids(col.query.near_vector(q, limit=5)) == before
-        assert col.backend._ann["mv"][1].trained
+        assert col.backend._ann.get("mv").trained

@@ -21,15 +21,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from multivector._types import BoolArray, F32Array, I64Array
-from multivector.config import CollectionConfig, Tokenization, VectorIndexConfig
+from multivector.config import CollectionConfig, Tokenization
 from multivector.errors import CollectionNotFoundError, ConfigError
-from multivector.kernels import SearchResult
 from multivector.query import BM25OperatorSpec, FilterNode
 from multivector.stores.ann_index import (
-    CentroidIndex,
     TrainReport,
-    make_ann_index,
 )
+from multivector.stores.ann_spaces import SpaceIndexes
 from multivector.stores.arena import TokenArena
 from multivector.stores.bm25 import BM25Index
 from multivector.stores.bm25_postings import BulkPostings
@@ -97,7 +95,7 @@ class EmbeddedCollection:
         self._columns: dict[str, list[Any]] = {}
         self._arenas: dict[str, TokenArena] = {}
         self._bm25: dict[str, BM25Index] = {}
-        self._ann: dict[str, tuple[VectorIndexConfig, CentroidIndex]] = {}  # approximate search
+        self._ann = SpaceIndexes()  # approximate search (derived data)
         self._stopwords = Stopwords.from_config(config.inverted_index)
         self._sync_indexes()
         if storage is not None:
@@ -173,7 +171,7 @@ class EmbeddedCollection:
             name: BM25Index.from_bulk(cached.postings, k1=inv.k1, b=inv.bm25_b, scoring=inv.scoring)
             for name, cached in snap.keyword.items()
         }
-        self._ann = {}  # approximate indexes are derived data: rebuilt at the next search
+        self._ann.reset()  # approximate indexes are derived data: rebuilt at the next search
         self._sync_indexes()
 
     def keyword_postings(self) -> dict[str, BulkPostings]:
@@ -332,7 +330,7 @@ class EmbeddedCollection:
                     self._bm25[prop.name].add(slot, tokens)
             for name, matrices in per_space.items():
                 self._arenas[name].append(matrices)
-                self._ann_add(name, matrices)
+                self._ann.add(name, matrices)
         if self._n_dead >= _MIN_DEAD and self._n_dead > AUTO_COMPACT_RATIO * len(self._uuids):
             self._compact_locked()
             return True
@@ -355,8 +353,7 @@ class EmbeddedCollection:
         old_to_new = np.full(len(self._uuids), -1, dtype=np.int64)
         old_to_new[keep] = np.arange(len(keep), dtype=np.int64)
         self._arenas = {name: arena.compacted(keep) for name, arena in self._arenas.items()}
-        for _, ann in self._ann.values():
-            ann.compact(keep)
+        self._ann.compact(keep)
         for index in self._bm25.values():
             index.remap(old_to_new)
         kept = keep.tolist()
@@ -441,7 +438,15 @@ class EmbeddedCollection:
                 mask = self.alive()
             else:
                 mask = None
-            result = self._ann_search(target_vector, arena, query, k=limit, mask=mask)
+            result = self._ann.search(
+                self._config,
+                target_vector,
+                arena,
+                query,
+                k=limit,
+                mask=mask,
+                alive=self.alive() if self._n_dead else None,
+            )
             uuids = self._uuids
             return _ordered_hits(
                 [
@@ -499,67 +504,16 @@ class EmbeddedCollection:
             )
             return _ordered_hits([(self._uuids[s] or "", v) for s, v in ranked])[:limit]
 
-    # --- approximate search (issue 10; the logic lives in stores/ann_index.py) ---------------
-    def _ann_index(self, name: str) -> CentroidIndex | None:
-        """The approximate index of space ``name`` (None: exact), made fresh when missing or stale."""
-        vec = self._config.vector(name)
-        arena = self._arenas.get(name)
-        if vec is None or arena is None or vec.index.kind == "exact":
-            self._ann.pop(name, None)
-            return None
-        entry = self._ann.get(name)
-        if entry is None or entry[0] != vec.index or entry[1].n_slots != arena.n_slots:
-            index = make_ann_index(vec.index, n_slots=arena.n_slots)
-            if index is None:
-                return None
-            entry = (vec.index, index)
-            self._ann[name] = entry
-        return entry[1]
-
-    def _ann_add(self, name: str, matrices: Sequence[F32Array | None]) -> None:
-        """Assign newly appended slots to the existing centroids (never retrains)."""
-        entry = self._ann.get(name)
-        if entry is not None:
-            entry[1].add(matrices)
-
-    def _ann_search(
-        self, name: str, arena: TokenArena, query: F32Array, *, k: int, mask: BoolArray | None
-    ) -> SearchResult:
-        """Exact MaxSim top-``k``; with an approximate index, over its candidates only."""
-        index = self._ann_index(name)
-        if index is None:
-            return arena.search(query, k=k, mask=mask)
-        alive = self.alive() if self._n_dead else None
-        found = index.search(
-            query,
-            arena.tokens(),
-            arena.offsets(),
-            k=k,
-            mask=mask,
-            alive=alive,
-            scales=arena.scales(),
-        )
-        return found.result
-
     def retrain_index(self, target_vector: str | None = None) -> dict[str, TrainReport]:
         """(Re)train the approximate index of one space (all approximate spaces when None)."""
         with self._lock:
             self._refresh()
             names = [target_vector] if target_vector is not None else list(self._arenas)
-            reports: dict[str, TrainReport] = {}
             for name in names:
                 if name not in self._arenas:
                     raise ConfigError(f"unknown vector {name!r}")
-                index = self._ann_index(name)
-                if index is not None:
-                    arena = self._arenas[name]
-                    alive = self.alive() if self._n_dead else None
-                    reports[name] = index.train(
-                        arena.tokens(), arena.offsets(), alive=alive, scales=arena.scales()
-                    )
-            return reports
-
-    # --- end approximate search ------------------------------------------------------------
+            alive = self.alive() if self._n_dead else None
+            return self._ann.retrain(self._config, self._arenas, names, alive=alive)
 
     def nbytes(self) -> dict[str, int]:
         """Bytes of token storage per vector space."""
