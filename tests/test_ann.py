@@ -446,6 +446,8 @@ def test_durable_store_keeps_the_config_and_rebuilds_the_index_on_reopen(tmp_pat
     with multivector.connect(path=str(tmp_path)) as again:
         col = again.collections.use("Docs")
         assert col.config.vector("mv").index == index
-        assert len(col.backend._ann) == 0  # derived data: not persisted, rebuilt at the first search
+        assert (
+            len(col.backend._ann) == 0
+        )  # derived data: not persisted, rebuilt at the first search
         assert _ids(col.query.near_vector(q, limit=5)) == before
         assert col.backend._ann.get("mv").trained
