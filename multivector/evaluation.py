@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multivector._checks import check_int
 from multivector._eval_files import EvalQuery, load_corpus, load_qrels, load_queries
 from multivector._metrics import Metrics, mean_metrics, score_ranking
 from multivector._progress import Progress
@@ -256,8 +257,7 @@ def evaluate(
         show_progress: draw a progress line on stderr (default: when stderr is a terminal).
 
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"k must be an int >= 1, got {k!r}")
+    check_int("k", k, 1)
     configs = search_configs(modes, alphas=alphas, fusion_types=fusion_types)
     judged = _relevant_sets(qrels)
     all_queries = _as_queries(queries)

@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from multivector._checks import check_int
 from multivector._types import F32Array, I64Array, Matrix
 from multivector.embeddings._bert_numpy import BertConfig, BertEncoder, GeluImpl
 from multivector.embeddings._safetensors import read_safetensors
@@ -215,8 +216,7 @@ class MiniLMTokenEmbedder:
     ) -> None:
         if _find_spec("tokenizers") is None:
             raise OptionalDependencyError("tokenizers", "minilm")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        check_int("batch_size", batch_size, 1)
         self._model_dir = _check_model_dir(
             _default_model_dir() if model_dir is None else Path(model_dir)
         )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multivector._checks import check_int
 from multivector._types import F32Array, StrEnum
 from multivector.errors import ConfigError
 from multivector.kernels.fusion import RANKED_FUSION_K
@@ -76,10 +77,8 @@ class RetrieverSettings:
             raise ConfigError(
                 f"unknown fusion_type {self.fusion_type!r}; use 'relative_score' or 'ranked'"
             ) from None
-        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
-            raise ConfigError(f"limit (k / top_k) must be an int >= 1, got {self.limit!r}")
-        if isinstance(self.fetch_k, bool) or not isinstance(self.fetch_k, int) or self.fetch_k < 1:
-            raise ConfigError(f"fetch_k must be an int >= 1, got {self.fetch_k!r}")
+        check_int("limit (k / top_k)", self.limit, 1)
+        check_int("fetch_k", self.fetch_k, 1)
         for name in ("alpha", "mmr_lambda"):
             value = getattr(self, name)
             if (

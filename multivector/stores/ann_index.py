@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from multivector._checks import check_int
 from multivector._types import BoolArray, F32Array, I64Array
 from multivector.config import CollectionConfig, VectorIndexConfig
 from multivector.errors import ConfigError
@@ -81,7 +82,7 @@ class PlaidParams:
 
     def __post_init__(self) -> None:
         if self.n_centroids is not None:
-            _check_int("n_centroids", self.n_centroids, 1)
+            check_int("plaid index: n_centroids", self.n_centroids, 1)
         for name, low in (
             ("nprobe", 1),
             ("n_candidates", 1),
@@ -91,7 +92,7 @@ class PlaidParams:
             ("n_iter", 0),
             ("seed", 0),
         ):
-            _check_int(name, getattr(self, name), low)
+            check_int(f"plaid index: {name}", getattr(self, name), low)
         growth = self.retrain_growth
         if (
             isinstance(growth, bool)
@@ -124,11 +125,6 @@ class PlaidParams:
             return max(1, min(self.n_centroids, n_tokens))
         auto = int(2 ** round(math.log2(max(math.sqrt(max(n_tokens, 1)) / 2, 1.0))))
         return max(1, min(n_tokens, max(16, min(2048, auto))))
-
-
-def _check_int(name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"plaid index: {name} must be an int >= {low}, got {value!r}")
 
 
 class TrainReport(NamedTuple):

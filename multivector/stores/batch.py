@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from multivector._checks import check_int
 from multivector._progress import Progress
 from multivector.errors import ConfigError
 from multivector.results import BatchFailure
@@ -37,8 +38,7 @@ class Batcher:
         show_progress: bool | None,
         total: int | None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        check_int("batch_size", batch_size, 1)
         self._col = collection
         self._api = api
         self._batch_size = batch_size
@@ -123,14 +123,7 @@ class BatchAPI:
         """A batch that imports every ``batch_size`` objects; ``show_progress`` draws a progress line
         on stderr (default: only when stderr is a terminal).
         """
-        if (
-            isinstance(concurrent_requests, bool)
-            or not isinstance(concurrent_requests, int)
-            or concurrent_requests < 1
-        ):
-            raise ConfigError(
-                f"concurrent_requests must be an int >= 1, got {concurrent_requests!r}"
-            )
+        check_int("concurrent_requests", concurrent_requests, 1)
         self._failed = []
         return Batcher(
             self._col, self, batch_size=batch_size, show_progress=show_progress, total=total
@@ -142,12 +135,5 @@ class BatchAPI:
 
     def rate_limit(self, requests_per_minute: int, *, show_progress: bool | None = None) -> Batcher:
         """Weaviate's rate-limited batch; embedding providers here retry on 429 themselves."""
-        if (
-            isinstance(requests_per_minute, bool)
-            or not isinstance(requests_per_minute, int)
-            or requests_per_minute < 1
-        ):
-            raise ConfigError(
-                f"requests_per_minute must be an int >= 1, got {requests_per_minute!r}"
-            )
+        check_int("requests_per_minute", requests_per_minute, 1)
         return self.fixed_size(100, show_progress=show_progress)

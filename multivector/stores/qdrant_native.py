@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from qdrant_client import models
 
+from multivector._checks import check_int
 from multivector.errors import ConfigError
 from multivector.query import FilterNode
 from multivector.stores.protocol import Hit
@@ -57,8 +58,7 @@ def native_hybrid(
         )
     if fusion not in _FUSIONS:
         raise ConfigError(f"fusion={fusion!r} is unknown; use 'rrf' or 'dbsf'")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ConfigError(f"limit must be an int >= 1, got {limit!r}")
+    check_int("limit", limit, 1)
     vec = collection.resolve_target(target_vector)
     if vector is None:
         embedder = collection.embedder(vec.name)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from multivector._checks import check_int
 from multivector.errors import ConfigError
 from multivector.kernels.fusion import autocut
 from multivector.query import HybridFusion
@@ -29,12 +30,6 @@ __all__ = [
     "timestamp",
     "vector_defaults",
 ]
-
-
-def check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 def check_alpha(alpha: object) -> float:
