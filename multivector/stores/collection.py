@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from multivector._types import Matrix, MultiVectorEmbedder
+from multivector._types import F32Array, Matrix, MultiVectorEmbedder
 from multivector.config import CollectionConfig, VectorConfig
 from multivector.errors import (
     ConfigError,
@@ -23,7 +23,14 @@ from multivector.errors import (
 from multivector.query import FilterNode
 from multivector.results import BatchFailure
 from multivector.stores.filters import validate_filter
-from multivector.stores.ingest import DataObject, ObjectPlan, fail_job, finish_objects, plan_objects
+from multivector.stores.ingest import (
+    DataObject,
+    ObjectPlan,
+    fail_job,
+    finish_objects,
+    plan_objects,
+    source_properties,
+)
 from multivector.stores.protocol import CollectionBackend, ObjectRecord
 from multivector.stores.validation import validate_uuid
 
@@ -166,7 +173,7 @@ class Collection:
         out: dict[str, Sequence[Matrix] | None] = {}
         for job in plan.jobs:
             try:
-                embedder = self._embedder_for_plan(plan, job.space)
+                embedder = self._job_embedder(job.space)
                 out[job.space] = embedder.embed_documents(job.texts)
             except Exception as exc:  # the embedder's failure becomes each object's failure
                 fail_job(plan, job, _describe(exc))
@@ -177,7 +184,7 @@ class Collection:
         out: dict[str, Sequence[Matrix] | None] = {}
         for job in plan.jobs:
             try:
-                embedder = self._embedder_for_plan(plan, job.space)
+                embedder = self._job_embedder(job.space)
                 native = getattr(embedder, "aembed_documents", None)
                 if native is not None:
                     out[job.space] = await native(job.texts)
@@ -190,7 +197,7 @@ class Collection:
                 out[job.space] = None
         return out
 
-    def _embedder_for_plan(self, plan: ObjectPlan, space: str) -> MultiVectorEmbedder:
+    def _job_embedder(self, space: str) -> MultiVectorEmbedder:
         embedder = self.embedder(space)
         if embedder is None:  # pragma: no cover - jobs exist only for text2vec spaces
             raise ConfigError(f"vector {space!r} has no embedder")
@@ -207,10 +214,19 @@ class Collection:
         return records, failures
 
     def import_objects(
-        self, objects: Sequence[DataObject], *, start_index: int = 0
+        self,
+        objects: Sequence[DataObject],
+        *,
+        start_index: int = 0,
+        existing_vectors: Sequence[Mapping[str, F32Array]] | None = None,
     ) -> tuple[list[ObjectRecord], list[BatchFailure]]:
-        """Validate, embed and upsert; returns stored records and rejected objects."""
-        plan = plan_objects(objects, self.config, start_index=start_index)
+        """Validate, embed and upsert; returns stored records and rejected objects.
+
+        ``existing_vectors`` (per object) are kept for spaces an object does not re-specify.
+        """
+        plan = plan_objects(
+            objects, self.config, start_index=start_index, existing_vectors=existing_vectors
+        )
         return self._store(plan, self._embed_sync(plan), start_index)
 
     async def aimport_objects(
@@ -325,17 +341,14 @@ class DataAPI:
             raise ObjectNotFoundError(f"no object with uuid {uid!r} in {self._col.name!r}")
         merged = {**current.properties, **dict(properties or {})}
         keep = dict(current.vectors)
-        for vec in self._col.config.vectors:
+        config = self._col.config
+        for vec in config.vectors:
             if vec.has_vectorizer and properties:
-                sources = vec.source_properties or tuple(
-                    p.name for p in self._col.config.properties if p.data_type.is_text
-                )
-                if any(name in properties for name in sources):
-                    keep.pop(vec.name, None)
-        plan = plan_objects(
-            [DataObject(merged, uid, vector)], self._col.config, existing_vectors=[keep]
+                if any(name in properties for name in source_properties(vec, config)):
+                    keep.pop(vec.name, None)  # a source changed: embed again
+        _, failures = self._col.import_objects(
+            [DataObject(merged, uid, vector)], existing_vectors=[keep]
         )
-        _, failures = self._col._store(plan, self._col._embed_sync(plan), 0)
         _raise_single(failures)
 
     def delete_by_id(self, uuid: Any) -> bool:

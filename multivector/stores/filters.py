@@ -93,6 +93,10 @@ def validate_filter(node: FilterNode | None, config: CollectionConfig) -> Filter
     """
     if node is None:
         return None
+    return _validate_node(node, config)
+
+
+def _validate_node(node: FilterNode, config: CollectionConfig) -> FilterNode:
     if isinstance(node, FilterGroup):
         if node.operator not in (FilterOperator.AND, FilterOperator.OR, FilterOperator.NOT):
             raise FilterError(
@@ -100,8 +104,8 @@ def validate_filter(node: FilterNode | None, config: CollectionConfig) -> Filter
             )
         if node.operator is FilterOperator.NOT and len(node.filters) != 1:
             raise FilterError("NOT takes exactly one filter")
-        children = tuple(validate_filter(child, config) for child in node.filters)
-        return FilterGroup(node.operator, children)  # type: ignore[arg-type]
+        children = tuple(_validate_node(child, config) for child in node.filters)
+        return FilterGroup(node.operator, children)
     if not isinstance(node, FilterLeaf):
         raise FilterError(f"{node!r} is not a filter; build one with Filter.by_property(...)")
     if node.operator not in _LEAF_OPERATORS:

@@ -22,7 +22,16 @@ from multivector.results import BatchFailure
 from multivector.stores.protocol import ObjectRecord
 from multivector.stores.validation import coerce_properties, validate_matrix, validate_uuid
 
-__all__ = ["DataObject", "EmbedJob", "ObjectPlan", "finish_objects", "plan_objects", "source_text"]
+__all__ = [
+    "DataObject",
+    "EmbedJob",
+    "ObjectPlan",
+    "fail_job",
+    "finish_objects",
+    "plan_objects",
+    "source_properties",
+    "source_text",
+]
 
 _FLOAT16_MAX = 65504.0
 
@@ -62,13 +71,15 @@ class ObjectPlan:
     errors: dict[int, BaseException] = field(default_factory=dict)
 
 
+def source_properties(vec: VectorConfig, config: CollectionConfig) -> tuple[str, ...]:
+    """The properties a ``text2vec`` space embeds: those it names, else every text property."""
+    return vec.source_properties or tuple(p.name for p in config.properties if p.data_type.is_text)
+
+
 def source_text(properties: Mapping[str, Any], vec: VectorConfig, config: CollectionConfig) -> str:
-    """The text a ``text2vec`` space embeds: its source properties (all text ones if none named)."""
-    names = list(vec.source_properties) or [
-        p.name for p in config.properties if p.data_type.is_text
-    ]
+    """The text a ``text2vec`` space embeds, from its :func:`source_properties`."""
     parts: list[str] = []
-    for name in names:
+    for name in source_properties(vec, config):
         value = properties.get(name)
         if isinstance(value, str):
             parts.append(value)
