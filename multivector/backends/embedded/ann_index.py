@@ -1,0 +1,359 @@
+"""Approximate candidate generation over arena slots, always followed by exact MaxSim reranking.
+
+A PLAID-style centroid index (``Configure.VectorIndex.plaid(...)``): spherical k-means on a sample
+of token vectors; every document keeps the distinct ids of its tokens' nearest centroids, and an
+inverted list per centroid names the documents that use it. A query probes, for each of its
+tokens, the ``nprobe`` most similar centroids, scores the listed documents by centroid interaction
+(see :mod:`multivector.kernels.ann_probe`), and the best ``n_candidates`` are reranked with the
+exact MaxSim kernel through a mask, so every returned score is exact.
+
+Incremental: new slots are assigned to the existing centroids (no retraining); deleted slots are
+excluded by the live mask; compaction remaps slots. Training is explicit (:meth:`train`) or
+happens once at the first search after ``min_train_docs`` objects exist (and again after the
+collection grew ``retrain_growth`` times). The index is derived data, rebuilt after a reopen.
+Its settings (:class:`PlaidParams`) and training report live in :mod:`.ann_params`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from multivector._types import BoolArray, F32Array, I64Array
+from multivector.backends.embedded.ann_params import PlaidParams, TrainReport
+from multivector.errors import ConfigError
+from multivector.kernels import SearchResult, maxsim_search
+from multivector.kernels.ann_centroid import centroid_scores, distinct_codes
+from multivector.kernels.ann_kmeans import assign_centroids, kmeans, sample_rows
+from multivector.kernels.ann_probe import (
+    clamped_similarity,
+    inverted_lists,
+    probe_centroids,
+    probe_scores,
+    query_similarity,
+)
+from multivector.kernels.quantize import dequantize_int8
+from multivector.schema.config import CollectionConfig, VectorIndexConfig
+
+__all__ = [
+    "AnnSearch",
+    "CentroidIndex",
+    "PlaidParams",
+    "TrainReport",
+    "check_index_configs",
+    "make_ann_index",
+]
+
+_INITIAL = 1024
+#: Rows dequantised per step when an int8 arena is assigned to centroids.
+_DEQUANT_ROWS = 65_536
+#: Rerank (or search a filtered subset exactly) on numba's thread pool only above this many
+#: documents: for fewer, waking the pool costs more than it saves on a busy machine (about 8 ms
+#: at 200k slots under load, against 0.5 ms for a serial masked pass; benchmarks/scale.py).
+PARALLEL_RERANK = 2048
+
+
+class AnnSearch(NamedTuple):
+    """One search: the exact-scored ``result``, whether candidates were approximate, how many."""
+
+    result: SearchResult
+    approximate: bool
+    n_candidates: int
+
+
+def make_ann_index(config: VectorIndexConfig, *, n_slots: int = 0) -> CentroidIndex | None:
+    """The index a vector space's ``VectorIndexConfig`` asks for (None for ``exact``), untrained,
+    over ``n_slots`` existing slots.
+
+    Raises:
+        ConfigError: an unknown ``kind`` or invalid parameters.
+
+    """
+    if config.kind == "exact":
+        return None
+    if config.kind == "plaid":
+        return CentroidIndex(PlaidParams.from_params(config.params), n_slots=n_slots)
+    raise ConfigError(
+        f"unknown vector index kind {config.kind!r}; use Configure.VectorIndex.exact() or .plaid()"
+    )
+
+
+def check_index_configs(config: CollectionConfig) -> None:
+    """Raise ConfigError now (at create) for a vector index kind or parameter this store rejects."""
+    for vec in config.vectors:
+        make_ann_index(vec.index)
+
+
+class CentroidIndex:
+    """Centroid ids per slot plus inverted lists; slots mirror the arena's."""
+
+    def __init__(self, params: PlaidParams | None = None, *, n_slots: int = 0) -> None:
+        self.params = params or PlaidParams()
+        self._centroids: F32Array | None = None
+        self._n_slots = n_slots
+        self._trained_live = 0
+        self._codes = np.zeros(_INITIAL, dtype=np.int32)
+        self._code_offsets = np.zeros(_INITIAL, dtype=np.int64)
+        self._lists: tuple[np.ndarray, I64Array] | None = None
+        self._listed_slots = 0  # slots [0, _listed_slots) are in the inverted lists
+
+    # ------------------------------------------------------------------ state
+    @property
+    def trained(self) -> bool:
+        """Whether centroids exist (else searches are exact)."""
+        return self._centroids is not None
+
+    @property
+    def n_slots(self) -> int:
+        """Slots known to the index (equal to the arena's)."""
+        return self._n_slots
+
+    @property
+    def n_centroids(self) -> int:
+        """Trained centroids (0 before training)."""
+        return 0 if self._centroids is None else int(self._centroids.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: centroids, codes, their offsets and the inverted lists."""
+        if self._centroids is None:
+            return 0
+        n_codes = int(self._code_offsets[self._n_slots])
+        lists = 0 if self._lists is None else self._lists[0].nbytes + self._lists[1].nbytes
+        return self._centroids.nbytes + n_codes * 4 + (self._n_slots + 1) * 8 + lists
+
+    def _codes_view(self) -> tuple[np.ndarray, I64Array]:
+        offsets = self._code_offsets[: self._n_slots + 1]
+        return self._codes[: int(offsets[-1])], offsets
+
+    # ------------------------------------------------------------------ build
+    def train(
+        self,
+        tokens: np.ndarray,
+        offsets: I64Array,
+        *,
+        alive: BoolArray | None = None,
+        scales: F32Array | None = None,
+    ) -> TrainReport:
+        """Train k-means on a sample of the live slots' tokens, then assign every live slot.
+
+        ``tokens`` / ``offsets`` are the arena's (float16, float32, or int8 with its per-row
+        ``scales``; ``offsets`` ``[n + 1]``); ``alive`` None means every slot is live. Replaces
+        any previous training.
+        """
+        start = time.perf_counter()
+        n = int(offsets.shape[0]) - 1
+        live = np.ones(n, dtype=np.bool_) if alive is None else np.asarray(alive[:n], dtype=bool)
+        lengths = np.diff(offsets)
+        row_live = np.repeat(live, lengths)
+        rows = np.flatnonzero(row_live)
+        self._n_slots = 0
+        self._code_offsets = np.zeros(max(_INITIAL, n + 1), dtype=np.int64)
+        self._lists = None
+        self._listed_slots = 0
+        if rows.size == 0:
+            self._centroids = None
+            self._n_slots = n
+            return TrainReport(0, 0, 0, time.perf_counter() - start)
+        pick = rows[sample_rows(rows.size, self.params.sample_tokens, seed=self.params.seed)]
+        sample = _float_rows(tokens, scales, pick)
+        n_centroids = min(self.params.centroids_for(int(rows.size)), int(sample.shape[0]))
+        self._centroids = kmeans(
+            sample, n_centroids, n_iter=self.params.n_iter, seed=self.params.seed
+        ).centroids
+        if scales is None:
+            token_codes = assign_centroids(tokens[: int(offsets[-1])], self._centroids)
+        else:  # int8: dequantise chunk by chunk
+            total = int(offsets[-1])
+            token_codes = np.concatenate(
+                [
+                    assign_centroids(
+                        _float_rows(tokens, scales, np.arange(lo, min(total, lo + _DEQUANT_ROWS))),
+                        self._centroids,
+                    )
+                    for lo in range(0, total, _DEQUANT_ROWS)
+                ]
+                or [np.zeros(0, dtype=np.int64)]
+            )
+        packed = distinct_codes(token_codes, offsets)
+        keep = np.repeat(live, np.diff(packed.offsets))  # dead slots keep no codes
+        new_offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.where(live, np.diff(packed.offsets), 0), out=new_offsets[1:])
+        self._append_codes(packed.codes[keep], new_offsets)
+        self._trained_live = int(live.sum())
+        self._refresh_lists()
+        return TrainReport(
+            n_centroids, int(sample.shape[0]), int(rows.size), time.perf_counter() - start
+        )
+
+    def add(self, matrices: Sequence[np.ndarray | None]) -> None:
+        """Append one slot per matrix (None: no vector), assigned to the existing centroids."""
+        if self._centroids is None:
+            self._n_slots += len(matrices)
+            return
+        lengths = np.array([0 if m is None else m.shape[0] for m in matrices], dtype=np.int64)
+        offsets = np.zeros(len(matrices) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        present = [m for m in matrices if m is not None and m.shape[0]]
+        if present:
+            token_codes = assign_centroids(np.concatenate(present, axis=0), self._centroids)
+        else:
+            token_codes = np.zeros(0, dtype=np.int32)
+        packed = distinct_codes(token_codes, offsets)
+        self._append_codes(packed.codes, packed.offsets)
+
+    def _append_codes(self, codes: np.ndarray, rel_offsets: I64Array) -> None:
+        n_new = rel_offsets.shape[0] - 1
+        base = int(self._code_offsets[self._n_slots])
+        need = base + codes.shape[0]
+        if need > self._codes.shape[0]:
+            grown = np.zeros(max(need, int(self._codes.shape[0] * 1.5)), dtype=np.int32)
+            grown[:base] = self._codes[:base]
+            self._codes = grown
+        if self._n_slots + n_new + 1 > self._code_offsets.shape[0]:
+            size = max(self._n_slots + n_new + 1, int(self._code_offsets.shape[0] * 1.5))
+            grown_off = np.zeros(size, dtype=np.int64)
+            grown_off[: self._n_slots + 1] = self._code_offsets[: self._n_slots + 1]
+            self._code_offsets = grown_off
+        self._codes[base:need] = codes
+        self._code_offsets[self._n_slots + 1 : self._n_slots + n_new + 1] = base + rel_offsets[1:]
+        self._n_slots += n_new
+
+    def compact(self, keep: I64Array) -> None:
+        """Keep only slots ``keep`` (in that order), renumbered ``0..len(keep)-1``."""
+        if self._centroids is None:
+            self._n_slots = len(keep)
+            return
+        codes, offsets = self._codes_view()
+        starts, ends = offsets[keep], offsets[keep + 1]
+        new_offsets = np.zeros(len(keep) + 1, dtype=np.int64)
+        np.cumsum(ends - starts, out=new_offsets[1:])
+        rows = np.repeat(starts - new_offsets[:-1], ends - starts) + np.arange(
+            int(new_offsets[-1]), dtype=np.int64
+        )
+        kept = codes[rows]
+        self._n_slots = 0
+        self._append_codes(kept, new_offsets)
+        self._lists = None
+        self._listed_slots = 0
+        self._refresh_lists()
+
+    def _refresh_lists(self) -> None:
+        """Rebuild the inverted lists when the unlisted tail is large (amortised O(1) per add)."""
+        if self._centroids is None:
+            return
+        tail = self._n_slots - self._listed_slots
+        if self._lists is not None and tail <= max(2048, self._listed_slots // 16):
+            return
+        codes, offsets = self._codes_view()
+        self._lists = inverted_lists(codes, offsets, self.n_centroids)
+        self._listed_slots = self._n_slots
+
+    # ----------------------------------------------------------------- search
+    def candidates(self, query: np.ndarray, n: int, mask: BoolArray | None = None) -> I64Array:
+        """Up to ``n`` slots with the best approximate scores (sorted ascending), among slots
+        where ``mask`` is True; empty before training.
+        """
+        if self._centroids is None or n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        self._refresh_lists()
+        q = np.ascontiguousarray(query, dtype=np.float32)
+        sim_rows = query_similarity(q, self._centroids)
+        probe = probe_centroids(sim_rows, self.params.nprobe)
+        mask_n = None if mask is None else np.ascontiguousarray(mask[: self._n_slots])
+        scores = np.full(self._n_slots, -np.inf, dtype=np.float32)
+        if self._lists is not None and self._listed_slots:
+            head_mask = None if mask_n is None else mask_n[: self._listed_slots]
+            docs, list_offsets = self._lists
+            scores[: self._listed_slots] = probe_scores(
+                docs, list_offsets, probe, self._listed_slots, head_mask
+            )
+        if self._listed_slots < self._n_slots:  # the unlisted tail: a direct scan
+            codes, offsets = self._codes_view()
+            tail = offsets[self._listed_slots :]
+            tail_mask = None if mask_n is None else mask_n[self._listed_slots :]
+            scores[self._listed_slots :] = centroid_scores(
+                clamped_similarity(sim_rows, probe),
+                codes[int(tail[0]) :],
+                tail - tail[0],
+                tail_mask,
+            )
+        eligible = np.flatnonzero(scores > -np.inf)
+        if eligible.size > n:
+            best = np.argpartition(-scores[eligible], n - 1)[:n]
+            eligible = np.sort(eligible[best])
+        return eligible.astype(np.int64)
+
+    def search(
+        self,
+        query: np.ndarray,
+        tokens: np.ndarray,
+        offsets: I64Array,
+        *,
+        k: int,
+        mask: BoolArray | None,
+        alive: BoolArray | None,
+        scales: F32Array | None = None,
+    ) -> AnnSearch:
+        """Top-``k`` slots by exact MaxSim among candidates (or all slots, when exact is better).
+
+        ``mask`` (None: every live slot) restricts results; ``alive`` marks live slots and is
+        what (re)training samples. Exact search is used while untrained, when at most
+        ``flat_search_cutoff`` slots match, or when fewer than ``k`` candidates come back.
+        ``scales`` are an int8 arena's per-row scales (None for float arenas).
+        """
+        n = int(offsets.shape[0]) - 1
+        if self._centroids is None:
+            self._n_slots = n  # an untrained index holds nothing per slot
+        n_live = n if alive is None else int(np.count_nonzero(alive[:n]))
+        growth = self.params.retrain_growth
+        if (self._centroids is None and n_live >= self.params.min_train_docs) or (
+            self._centroids is not None and growth and n_live > growth * self._trained_live
+        ):
+            self.train(tokens, offsets, alive=alive, scales=scales)
+        if self._n_slots != n:
+            raise ConfigError(
+                f"ann index out of sync: it holds {self._n_slots} slots, the arena {n}"
+            )
+        n_match = n_live if mask is None else int(np.count_nonzero(mask[:n]))
+        if self._centroids is None or n_match <= self.params.flat_search_cutoff:
+            return self._exact(
+                query, tokens, offsets, k=k, mask=mask, n_match=n_match, scales=scales
+            )
+        want = max(self.params.n_candidates, 2 * k)
+        slots = self.candidates(query, want, mask if mask is not None else alive)
+        if slots.size < min(k, n_match):
+            return self._exact(
+                query, tokens, offsets, k=k, mask=mask, n_match=n_match, scales=scales
+            )
+        chosen = np.zeros(n, dtype=np.bool_)
+        chosen[slots] = True
+        parallel = slots.size > PARALLEL_RERANK
+        result = maxsim_search(query, tokens, offsets, k, chosen, parallel=parallel, scales=scales)
+        return AnnSearch(result, True, int(slots.size))
+
+    @staticmethod
+    def _exact(
+        query: np.ndarray,
+        tokens: np.ndarray,
+        offsets: I64Array,
+        *,
+        k: int,
+        mask: BoolArray | None,
+        n_match: int,
+        scales: F32Array | None = None,
+    ) -> AnnSearch:
+        """Exact search over the ``n_match`` slots ``mask`` allows (serial when they are few)."""
+        parallel = n_match > PARALLEL_RERANK
+        result = maxsim_search(query, tokens, offsets, k, mask, parallel=parallel, scales=scales)
+        return AnnSearch(result, False, n_match)
+
+
+def _float_rows(tokens: np.ndarray, scales: F32Array | None, rows: I64Array) -> F32Array:
+    """Arena ``rows`` as float32 (int8 rows times their scales)."""
+    if scales is None:
+        return np.asarray(tokens[rows], dtype=np.float32)
+    return dequantize_int8(tokens[rows], scales[rows])
