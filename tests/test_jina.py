@@ -26,6 +26,7 @@ import multivector.embeddings as embeddings_pkg
 from multivector._types import AsyncMultiVectorEmbedder, MultiVectorEmbedder
 from multivector.embeddings import JinaEmbeddings
 from multivector.embeddings import _jina_core as core
+from multivector.embeddings import _jina_retry as retry
 from multivector.errors import (
     AuthenticationError,
     ConfigError,
@@ -441,12 +442,12 @@ def test_other_4xx_is_not_retried():
 
 def test_parse_retry_after_forms():
     now = 1_000_000.0
-    assert core.parse_retry_after("3", now=now) == 3.0
-    assert core.parse_retry_after(" 2.5 ", now=now) == 2.5
-    assert core.parse_retry_after("-4", now=now) == 0.0
-    assert core.parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now=now) == 30.0
-    assert core.parse_retry_after("soon", now=now) is None
-    assert core.parse_retry_after(None, now=now) is None
+    assert retry.parse_retry_after("3", now=now) == 3.0
+    assert retry.parse_retry_after(" 2.5 ", now=now) == 2.5
+    assert retry.parse_retry_after("-4", now=now) == 0.0
+    assert retry.parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now=now) == 30.0
+    assert retry.parse_retry_after("soon", now=now) is None
+    assert retry.parse_retry_after(None, now=now) is None
 
 
 # ------------------------------------------------------------------------- malformed responses

@@ -1,9 +1,8 @@
-"""Pure core of the Jina AI client: settings, batching, request bodies, parsing and retry decisions.
+"""Pure core of the Jina AI client: settings, models, batching, request bodies and parsing.
 
-Nothing here sends or sleeps. :func:`call_flow` is a generator in the style of httpx's
-``Auth.auth_flow``: it yields :class:`Send` / :class:`Sleep` steps and receives each request's
-outcome (an ``httpx.Response`` or the ``httpx.TransportError`` it raised), so the sync and the async
-client share every decision and differ only in how they send and sleep.
+Nothing here sends or sleeps. The retry decisions (which failure to retry, how long to wait, the
+final error) are in :mod:`._jina_retry`; :mod:`._jina_flow` runs both as one request flow that the
+sync and the async client share, so they differ only in how they send and sleep.
 
 Jina's contract, as documented (jina.ai model pages, the API's OpenAPI description and Weaviate's
 tutorial): ``POST /v1/multi-vector`` takes ``{model, input, input_type: "document"|"query",
@@ -16,11 +15,9 @@ Errors carry a FastAPI-style ``detail``; 429 answers may carry ``Retry-After`` a
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import math
-import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -29,13 +26,8 @@ import numpy as np
 
 from multivector._types import F32Array
 from multivector.errors import (
-    AuthenticationError,
     ConfigError,
     EmbeddingError,
-    EmbeddingServerError,
-    EmbeddingTimeout,
-    EmbeddingValidationError,
-    RateLimitError,
 )
 
 logger = logging.getLogger("multivector.embeddings.jina")
@@ -271,132 +263,3 @@ def parse_response(response: httpx.Response, *, expected: int, dimensions: int) 
     if isinstance(usage, dict):
         logger.debug("jina: usage total_tokens=%s", usage.get("total_tokens"))
     return parse_embeddings(payload, expected=expected, dimensions=dimensions)
-
-
-def error_detail(response: httpx.Response) -> object:
-    """The API's ``detail`` (any JSON), else the body text (truncated)."""
-    try:
-        payload = response.json()
-    except ValueError:
-        return response.text[:300]
-    if isinstance(payload, dict) and "detail" in payload:
-        return payload["detail"]
-    return payload
-
-
-def describe_detail(detail: object) -> str:
-    """A one-line human form of ``detail``, FastAPI validation lists included."""
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, dict) and "msg" in item:
-                loc = ".".join(str(p) for p in item.get("loc", ()))
-                parts.append(f"{loc}: {item['msg']}" if loc else str(item["msg"]))
-            else:
-                parts.append(str(item))
-        text = "; ".join(parts)
-    else:
-        text = str(detail)
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-# ----------------------------------------------------------------------------------- retries
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry; ``rng`` and ``clock`` are injectable for tests."""
-
-    max_retries: int
-    backoff_base: float
-    backoff_max: float
-    rng: random.Random
-    clock: Callable[[], float]
-
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP date), else None."""
-    if value is None or not value.strip():
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value.strip())
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = when.timestamp() - now
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def backoff_delay(attempt: int, retry_after: float | None, policy: RetryPolicy) -> float:
-    """Seconds to sleep before retry ``attempt + 1``: the server's hint when given, else full jitter
-    over ``backoff_base * 2**attempt``; never more than ``backoff_max``.
-    """
-    if retry_after is not None:
-        return min(retry_after, policy.backoff_max)
-    ceiling = min(policy.backoff_max, policy.backoff_base * (2.0 ** min(attempt, 60)))
-    return policy.rng.uniform(0.0, ceiling)
-
-
-@dataclass(frozen=True)
-class Failure:
-    kind: Literal["rate_limit", "server", "timeout", "transport"]
-    what: str
-    retry_after: float | None = None
-    exc: httpx.TransportError | None = None
-
-
-def classify_status(
-    response: httpx.Response, redact: Callable[[str], str], policy: RetryPolicy
-) -> Failure:
-    """A retryable failure for 429 / 5xx; raises the final error for every other status."""
-    status = response.status_code
-    if status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), now=policy.clock())
-        logger.debug(
-            "jina: rate limited; Retry-After=%s remaining-requests=%s remaining-tokens=%s",
-            retry_after,
-            response.headers.get("X-RateLimit-Remaining-Requests"),
-            response.headers.get("X-RateLimit-Remaining-Tokens"),
-        )
-        return Failure("rate_limit", "HTTP 429", retry_after=retry_after)
-    if status >= 500:
-        what = f"HTTP {status}: {redact(describe_detail(error_detail(response)))}"
-        return Failure(
-            "server",
-            what,
-            retry_after=parse_retry_after(response.headers.get("Retry-After"), now=policy.clock()),
-        )
-    detail = error_detail(response)
-    text = redact(describe_detail(detail))
-    if status in (401, 403):
-        raise AuthenticationError(
-            f"Jina AI rejected the API key (HTTP {status}: {text}); {KEY_HOWTO}"
-        )
-    if status in (400, 422):
-        raise EmbeddingValidationError(
-            f"Jina AI rejected the request (HTTP {status}): {text}", detail=detail
-        )
-    raise EmbeddingError(f"Jina AI answered HTTP {status}: {text}")
-
-
-def final_error(failure: Failure, attempts: int, request: httpx.Request) -> EmbeddingError:
-    tail = f"after {attempts} attempt(s) to {request.url}"
-    if failure.kind == "rate_limit":
-        return RateLimitError(
-            f"Jina AI still rate limited (HTTP 429) {tail}; lower max_concurrency or batch_size, "
-            f"or raise max_retries (last Retry-After: {failure.retry_after})",
-            retry_after=failure.retry_after,
-        )
-    if failure.kind == "server":
-        return EmbeddingServerError(
-            f"Jina AI kept failing ({failure.what}) {tail}; try again later"
-        )
-    if failure.kind == "timeout":
-        return EmbeddingTimeout(
-            f"Jina AI did not answer in time ({failure.what}) {tail}; raise timeout"
-        )
-    return EmbeddingError(
-        f"could not reach Jina AI ({failure.what}) {tail}; check base_url and network"
-    )

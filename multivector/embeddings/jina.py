@@ -1,7 +1,8 @@
 """Jina AI multi-vector embeddings (``jina-colbert-v2``, ``jina-embeddings-v4``), sync and async.
 
-Both clients run the same pure flows from :mod:`multivector.embeddings._jina_core`; they differ
-only in how they send (``httpx.Client`` on a bounded thread pool vs ``httpx.AsyncClient`` under an
+Both clients run the same pure request flow (:mod:`multivector.embeddings._jina_flow`, over the
+decisions of ``_jina_core`` and ``_jina_retry``); they differ only in how they send
+(``httpx.Client`` on a bounded thread pool vs ``httpx.AsyncClient`` under an
 ``asyncio.Semaphore``) and how they sleep between retries.
 """
 
@@ -21,14 +22,26 @@ from typing import Any
 import httpx
 
 from multivector._types import F32Array
-from multivector.embeddings import _jina_core as core
-from multivector.embeddings import _sync_async as flows
-from multivector.embeddings._sync_async import (
+from multivector.embeddings._jina_core import (
+    DEFAULT_BASE_URL,
+    KEY_HOWTO,
+    InputType,
+    JinaSettings,
+    build_body,
+    build_request,
+    plan_batches,
+)
+from multivector.embeddings._jina_flow import (
+    Job,
+    Outcome,
+    Step,
+    batch_flow,
     drive_async,
     drive_sync,
     run_bounded_async,
     run_bounded_sync,
 )
+from multivector.embeddings._jina_retry import RetryPolicy
 from multivector.errors import AuthenticationError, ConfigError
 
 __all__ = ["JinaEmbeddings"]
@@ -93,7 +106,7 @@ class JinaEmbeddings:
         *,
         model: str = "jina-colbert-v2",
         dimensions: int = 128,
-        base_url: str | None = core.DEFAULT_BASE_URL,
+        base_url: str | None = DEFAULT_BASE_URL,
         timeout: float = 30.0,
         max_retries: int = 5,
         max_concurrency: int = 4,
@@ -110,10 +123,10 @@ class JinaEmbeddings:
     ) -> None:
         if api_key is not None and not isinstance(api_key, str):
             raise ConfigError(f"api_key must be a str or None, got {type(api_key).__name__}")
-        self._settings = core.JinaSettings(
+        self._settings = JinaSettings(
             model=model,
             dimensions=dimensions,
-            base_url=base_url if base_url is not None else core.DEFAULT_BASE_URL,
+            base_url=base_url if base_url is not None else DEFAULT_BASE_URL,
             timeout=timeout,
             max_retries=max_retries,
             max_concurrency=max_concurrency,
@@ -123,7 +136,7 @@ class JinaEmbeddings:
             backoff_max=backoff_max,
         )
         self._secret = _Secret(api_key.strip()) if api_key and api_key.strip() else None
-        self._policy = core.RetryPolicy(
+        self._policy = RetryPolicy(
             max_retries=max_retries,
             backoff_base=self._settings.backoff_base,
             backoff_max=self._settings.backoff_max,
@@ -141,7 +154,7 @@ class JinaEmbeddings:
 
     # ------------------------------------------------------------------ introspection
     @property
-    def settings(self) -> core.JinaSettings:
+    def settings(self) -> JinaSettings:
         """The validated settings (no key in them)."""
         return self._settings
 
@@ -174,13 +187,13 @@ class JinaEmbeddings:
             value = os.environ.get(var, "").strip()
             if value:
                 return value
-        raise AuthenticationError(f"no Jina AI API key is configured; {core.KEY_HOWTO}")
+        raise AuthenticationError(f"no Jina AI API key is configured; {KEY_HOWTO}")
 
-    def _jobs(self, texts: list[str], input_type: core.InputType) -> list[flows.Job]:
+    def _jobs(self, texts: list[str], input_type: InputType) -> list[Job]:
         key = self._api_key()
         s = self._settings
         cap = s.spec.max_query_tokens if input_type == "query" else s.spec.max_document_tokens
-        batches = core.plan_batches(
+        batches = plan_batches(
             texts, batch_size=s.batch_size, max_tokens=s.max_tokens_per_request, cap=cap
         )
         logger.debug(
@@ -196,17 +209,15 @@ class JinaEmbeddings:
             "User-Agent": _USER_AGENT,
         }
         return [
-            flows.Job(
-                core.build_request(
-                    s, core.build_body(s, texts[b.start : b.stop], input_type), headers
-                ),
+            Job(
+                build_request(s, build_body(s, texts[b.start : b.stop], input_type), headers),
                 b.stop - b.start,
             )
             for b in batches
         ]
 
-    def _flow(self, job: flows.Job) -> Generator[flows.Step, flows.Outcome, list[F32Array]]:
-        return flows.batch_flow(
+    def _flow(self, job: Job) -> Generator[Step, Outcome, list[F32Array]]:
+        return batch_flow(
             job, dimensions=self._settings.dimensions, policy=self._policy, redact=self._redact
         )
 
@@ -230,13 +241,13 @@ class JinaEmbeddings:
                 )
             return self._client
 
-    def _embed_sync(self, texts: list[str], input_type: core.InputType) -> list[F32Array]:
+    def _embed_sync(self, texts: list[str], input_type: InputType) -> list[F32Array]:
         if not texts:
             return []
         jobs = self._jobs(texts, input_type)
         client = self._sync_client()
 
-        def run(job: flows.Job) -> Callable[[], list[F32Array]]:
+        def run(job: Job) -> Callable[[], list[F32Array]]:
             return lambda: drive_sync(self._flow(job), client.send, self._sleep)
 
         parts = run_bounded_sync(
@@ -286,13 +297,13 @@ class JinaEmbeddings:
             self._aclient_loop = weakref.ref(loop)
         return self._aclient
 
-    async def _embed_async(self, texts: list[str], input_type: core.InputType) -> list[F32Array]:
+    async def _embed_async(self, texts: list[str], input_type: InputType) -> list[F32Array]:
         if not texts:
             return []
         jobs = self._jobs(texts, input_type)
         client = self._async_client()
 
-        def run(job: flows.Job) -> Callable[[], Awaitable[list[F32Array]]]:
+        def run(job: Job) -> Callable[[], Awaitable[list[F32Array]]]:
             return lambda: drive_async(self._flow(job), client.send, self._async_sleep)
 
         parts = await run_bounded_async(
