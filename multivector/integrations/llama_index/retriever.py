@@ -1,0 +1,139 @@
+"""LlamaIndex retriever and index helper over a :class:`~multivector.integrations.llama_index.store.MultiVectorStore`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.callbacks.base import CallbackManager
+from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.indices.vector_store.base import VectorStoreIndex
+from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
+from llama_index.core.storage.storage_context import StorageContext
+from llama_index.core.vector_stores.types import (
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+)
+
+from multivector.errors import ConfigError
+from multivector.integrations.llama_index.filters import search_mode, translate_filters
+from multivector.integrations.llama_index.nodes import scored_nodes
+from multivector.integrations.llama_index.store import MultiVectorStore
+from multivector.retrieval import SearchMode
+from multivector.schema.query import HybridFusion
+
+__all__ = ["MultiVectorRetriever", "build_index", "no_embedding_model"]
+
+
+def no_embedding_model() -> MockEmbedding:
+    """The LlamaIndex embedding model to pass where one is required but never used.
+
+    ``VectorStoreIndex`` embeds every node with a single-vector model before handing it to the
+    store; ``MultiVectorStore`` ignores that vector, so a 1-dimensional constant is all it costs.
+    """
+    return MockEmbedding(embed_dim=1)
+
+
+# ---------------------------------------------------------------- retriever
+class MultiVectorRetriever(BaseRetriever):
+    """A LlamaIndex retriever over a :class:`MultiVectorStore` with fixed search settings.
+
+    ``mode``: ``"hybrid"`` (default), ``"vector"`` / ``"default"``, ``"keyword"`` /
+    ``"text_search"`` / ``"sparse"``, or ``"mmr"``. ``alpha`` (hybrid: 1 = vector only, 0 =
+    keyword only), ``fusion_type`` (``"relative_score"`` or ``"ranked"``), ``mmr_lambda``
+    and ``fetch_k`` (MMR) default to the store's retriever settings when None.
+    """
+
+    def __init__(
+        self,
+        vector_store: MultiVectorStore,
+        *,
+        mode: str | VectorStoreQueryMode | SearchMode = SearchMode.HYBRID,
+        alpha: float | None = None,
+        fusion_type: str | HybridFusion | None = None,
+        similarity_top_k: int = 4,
+        filters: MetadataFilters | None = None,
+        doc_ids: list[str] | None = None,
+        node_ids: list[str] | None = None,
+        mmr_lambda: float | None = None,
+        fetch_k: int | None = None,
+        callback_manager: CallbackManager | None = None,
+        verbose: bool = False,
+    ) -> None:
+        if not isinstance(vector_store, MultiVectorStore):
+            raise ConfigError(
+                f"MultiVectorRetriever(vector_store=...) needs a MultiVectorStore, got "
+                f"{type(vector_store).__name__}"
+            )
+        self._store = vector_store
+        self._mode = search_mode(mode)
+        self._query = VectorStoreQuery(
+            similarity_top_k=similarity_top_k,
+            mode=_LLAMA_MODES[self._mode],
+            alpha=alpha,
+            filters=filters,
+            doc_ids=doc_ids,
+            node_ids=node_ids,
+            mmr_threshold=mmr_lambda,
+        )
+        self._options: dict[str, Any] = {
+            k: v
+            for k, v in {"fusion_type": fusion_type, "fetch_k": fetch_k}.items()
+            if v is not None
+        }
+        translate_filters(filters)  # a filter we cannot honour fails here, not at first query
+        super().__init__(callback_manager=callback_manager, verbose=verbose)
+
+    def _bundle_query(self, query_bundle: QueryBundle) -> VectorStoreQuery:
+        q = self._query
+        return VectorStoreQuery(
+            query_str=query_bundle.query_str,
+            similarity_top_k=q.similarity_top_k,
+            mode=q.mode,
+            alpha=q.alpha,
+            filters=q.filters,
+            doc_ids=q.doc_ids,
+            node_ids=q.node_ids,
+            mmr_threshold=q.mmr_threshold,
+        )
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = self._store.search(self._bundle_query(query_bundle), **self._options)
+        return scored_nodes(hits)
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = await self._store.asearch(self._bundle_query(query_bundle), **self._options)
+        return scored_nodes(hits)
+
+
+_LLAMA_MODES = {
+    SearchMode.VECTOR: VectorStoreQueryMode.DEFAULT,
+    SearchMode.HYBRID: VectorStoreQueryMode.HYBRID,
+    SearchMode.KEYWORD: VectorStoreQueryMode.TEXT_SEARCH,
+    SearchMode.MMR: VectorStoreQueryMode.MMR,
+}
+
+
+# -------------------------------------------------------------------- index
+def build_index(
+    vector_store: MultiVectorStore,
+    documents: Sequence[BaseNode] | None = None,
+    **kwargs: Any,
+) -> VectorStoreIndex:
+    """A ``VectorStoreIndex`` over ``vector_store`` that needs no single-vector model or API key.
+
+    With ``documents`` this is ``VectorStoreIndex.from_documents(documents, storage_context=...,
+    embed_model=no_embedding_model())`` (``kwargs`` go there, e.g. ``transformations``);
+    without, it wraps what the store already holds (``from_vector_store``).
+    """
+    kwargs.setdefault("embed_model", no_embedding_model())
+    if documents is None:
+        return VectorStoreIndex.from_vector_store(vector_store, **kwargs)
+    storage_context = StorageContext.from_defaults(vector_store=vector_store)
+    return VectorStoreIndex.from_documents(
+        list(documents),  # type: ignore[arg-type]
+        storage_context=storage_context,
+        **kwargs,
+    )
