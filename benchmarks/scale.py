@@ -36,9 +36,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from multivector.backends.embedded import ann_index
+from multivector.backends.embedded.ann_index import CentroidIndex, PlaidParams
 from multivector.kernels import maxsim_search, maxsim_search_batch
-from multivector.stores import ann_index
-from multivector.stores.ann_index import CentroidIndex, PlaidParams
 
 DIM = 128
 TERMS_PER_TOPIC = 16
