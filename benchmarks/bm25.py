@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from multivector.backends.embedded.bm25 import BM25Index
 from multivector.config import Tokenization
-from multivector.stores.bm25 import BM25Index
-from multivector.stores.stopwords import Stopwords
-from multivector.stores.tokenize import tokenize
+from multivector.text.stopwords import Stopwords
+from multivector.text.tokenize import tokenize
 
 PASSAGE_WORDS = 50
 

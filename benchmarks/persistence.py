@@ -32,8 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import multivector
+from multivector.api.ingest import DataObject
 from multivector.config import Configure, DataType, Property
-from multivector.stores.ingest import DataObject
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron".split()
 

@@ -99,8 +99,9 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
 def _build(args: argparse.Namespace, client: Any, docs: list[dict[str, Any]]) -> tuple[Any, int]:
     """The collection holding ``docs`` (created or reused) and how many documents were imported."""
     from multivector import generate_uuid5
-    from multivector.config import Configure, DataType, Property
     from multivector.embeddings.minilm import MiniLMTokenEmbedder
+    from multivector.schema.config import DataType, Property
+    from multivector.schema.configure import Configure
 
     embedder = MiniLMTokenEmbedder()
     show = not args.quiet and sys.stderr.isatty()
@@ -148,7 +149,7 @@ def _build(args: argparse.Namespace, client: Any, docs: list[dict[str, Any]]) ->
 
 def _evaluate(args: argparse.Namespace) -> int:
     import multivector
-    from multivector.evaluation import (
+    from multivector.evaluation.run import (
         DEFAULT_ALPHAS,
         DEFAULT_FUSIONS,
         DEFAULT_MODES,

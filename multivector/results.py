@@ -39,6 +39,13 @@ class ScoreExplanation:
     fusion: str
     legs: tuple[LegExplanation, ...] = ()
 
+    def leg(self, name: str) -> LegExplanation | None:
+        """The part of leg ``name`` ("vector" / "keyword"), None when the hit did not come from it."""
+        for leg in self.legs:
+            if leg.leg == name:
+                return leg
+        return None
+
     def __str__(self) -> str:
         parts = [
             f"({leg.leg}) raw={leg.raw_score:.6g} normalized={leg.normalized_score:.6g} "

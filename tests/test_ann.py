@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import multivector
 from multivector import Configure
+from multivector.backends.embedded.ann_index import CentroidIndex, PlaidParams, make_ann_index
 from multivector.config import CollectionConfig, VectorIndexConfig
 from multivector.errors import ConfigError
 from multivector.kernels import maxsim_scores, maxsim_search
@@ -34,7 +35,6 @@ from multivector.kernels.ann_probe import (
     query_similarity,
 )
 from multivector.query import Filter
-from multivector.stores.ann_index import CentroidIndex, PlaidParams, make_ann_index
 
 NOJIT_CHILD = "MULTIVECTOR_TEST_ANN_NOJIT_CHILD"
 IN_CHILD = os.environ.get(NOJIT_CHILD) == "1"

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
+from multivector.backends.embedded.bm25 import BM25Index
 from multivector.config import Tokenization
 from multivector.errors import ConfigError
-from multivector.stores.bm25 import BM25Index
-from multivector.stores.tokenize import tokenize
+from multivector.text.tokenize import tokenize
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wiki_passages.jsonl"
 

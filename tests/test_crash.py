@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import multivector
+from multivector.api.ingest import DataObject
 from multivector.config import Configure
-from multivector.stores.ingest import DataObject
 
 TRIALS = 20
 BATCH = 8

@@ -12,15 +12,6 @@ import pytest
 import multivector
 from multivector import Configure, DataType, HybridFusion, Property
 from multivector.__main__ import main
-from multivector._metrics import (
-    Metrics,
-    dedupe,
-    mean_metrics,
-    mrr_at_k,
-    ndcg_at_k,
-    recall_at_k,
-    score_ranking,
-)
 from multivector.errors import ConfigError
 from multivector.evaluation import (
     EvalQuery,
@@ -31,7 +22,16 @@ from multivector.evaluation import (
     load_queries,
     search_configs,
 )
-from multivector.retrievers.retriever import SearchMode
+from multivector.evaluation.metrics import (
+    Metrics,
+    dedupe,
+    mean_metrics,
+    mrr_at_k,
+    ndcg_at_k,
+    recall_at_k,
+    score_ranking,
+)
+from multivector.retrieval.retriever import SearchMode
 
 BUNDLED = Path(__file__).resolve().parents[1] / "examples" / "data" / "wiki_passages.jsonl"
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import multivector
+from multivector.api.ingest import DataObject
 from multivector.config import Configure, DataType, Property, VectorConfig
 from multivector.errors import ConfigError, InvalidVectorError
 from multivector.kernels.quantize import dequantize_int8, quantize_int8
 from multivector.query import Filter, MetadataQuery
-from multivector.stores.ingest import DataObject
 from tests.conftest import unit_rows
 
 META = MetadataQuery(score=True, distance=True)

@@ -23,12 +23,12 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 import multivector
 from multivector.config import Configure, DataType, Property
 from multivector.errors import ConfigError, FilterError, InvalidObjectError
-from multivector.integrations._langchain_filters import translate_filter
 from multivector.integrations.langchain import (
     EmbeddingsAdapter,
     MultiVectorRetriever,
     MultiVectorStore,
 )
+from multivector.integrations.langchain.filters import translate_filter
 from multivector.query import Filter
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import multivector
+from multivector.api.ingest import DataObject
 from multivector.config import Configure, DataType, Property
 from multivector.errors import ConfigError, StoreLockedError
 from multivector.query import Filter, MetadataQuery
-from multivector.stores.ingest import DataObject
 
 META = MetadataQuery(score=True, distance=True)
 UTC = dt.timezone.utc

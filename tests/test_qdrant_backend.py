@@ -21,15 +21,19 @@ from qdrant_client import models
 from qdrant_client.http.exceptions import ResponseHandlingException
 
 import multivector
+from multivector.backends.qdrant.bm25 import SPARSE_VECTOR
+from multivector.backends.qdrant.caller import QdrantCaller
+from multivector.backends.qdrant.client import (
+    META_COLLECTION,
+    QdrantClientBackend,
+    open_qdrant_client,
+)
+from multivector.backends.qdrant.collection import QdrantCollection
+from multivector.backends.qdrant.filters import translate
+from multivector.backends.qdrant.payload import point_id
 from multivector.config import Configure, DataType, Property
 from multivector.errors import BackendError, ConfigError
 from multivector.query import Filter
-from multivector.stores.qdrant import META_COLLECTION, QdrantClientBackend, open_qdrant_client
-from multivector.stores.qdrant_bm25 import SPARSE_VECTOR
-from multivector.stores.qdrant_collection import QdrantCollection
-from multivector.stores.qdrant_filters import translate
-from multivector.stores.qdrant_io import QdrantCaller
-from multivector.stores.qdrant_payload import point_id
 
 SECRET = "sk-test-very-secret-key"
 
@@ -348,7 +352,7 @@ def test_keyword_only_and_vector_only_objects(qclient, rng) -> None:
 
 
 def test_native_hybrid_fuses_in_qdrant(qclient, rng) -> None:
-    from multivector.stores.qdrant_native import native_hybrid
+    from multivector.backends.qdrant.native import native_hybrid
 
     col = qclient.collections.create(
         "Native", vector_config=Configure.MultiVectors.self_provided(name="mv", dimension=4)

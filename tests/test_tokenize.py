@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from multivector.config import Configure, InvertedIndexConfig, Tokenization
 from multivector.errors import ConfigError, InvalidObjectError
-from multivector.stores.stopwords import ENGLISH_STOPWORDS, Stopwords
-from multivector.stores.tokenize import tokenize, tokenize_value
+from multivector.text.stopwords import ENGLISH_STOPWORDS, Stopwords
+from multivector.text.tokenize import tokenize, tokenize_value
 
 W = Tokenization.WORD
 

@@ -1,15 +1,19 @@
 """Embedders: the :class:`MultiVectorEmbedder` protocol and its implementations.
 
 ``JinaEmbeddings`` calls Jina AI's multi-vector API (httpx, sync + async). ``MiniLMTokenEmbedder``
-(offline, local) is imported lazily on first access so this package imports without its extra.
+(offline, local) needs the ``tokenizers`` extra. Both are imported on first access, so importing
+this package (or its small ``calls`` / ``factory`` modules) loads neither httpx nor a model.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from multivector._types import AsyncMultiVectorEmbedder, MultiVectorEmbedder
-from multivector.embeddings.jina import JinaEmbeddings
+
+if TYPE_CHECKING:
+    from multivector.embeddings.jina import JinaEmbeddings
+    from multivector.embeddings.minilm import MiniLMTokenEmbedder  # noqa: F401  (lazy, see __getattr__)
 
 __all__ = [
     "AsyncMultiVectorEmbedder",
@@ -19,6 +23,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "JinaEmbeddings":
+        from multivector.embeddings.jina import JinaEmbeddings
+
+        return JinaEmbeddings
     if name == "MiniLMTokenEmbedder":
         from multivector.embeddings.minilm import MiniLMTokenEmbedder
 

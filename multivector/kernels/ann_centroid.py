@@ -11,7 +11,7 @@ i.e. MaxSim with every token snapped to its centroid. It costs one ``[k, q]`` ma
 query plus ``q`` max operations per distinct code, so it ranks a whole collection in a few
 milliseconds and picks the candidates that exact MaxSim then reranks.
 
-Arrays only; the kernels trust their inputs (:mod:`multivector.stores.ann_index` validates).
+Arrays only; the kernels trust their inputs (:mod:`multivector.backends.embedded.ann_index` validates).
 """
 
 from __future__ import annotations

@@ -1,0 +1,250 @@
+"""A cache of derived data beside the store file, so a reopen need not rebuild it.
+
+Layout: ``cache/c<collection id>/`` holds ``uuids.npy`` (slot order), ``stamp.json`` naming the
+collection's change sequence number the files reflect, and per BM25 property ``i``
+``k<i>.vocab.json`` plus ``k<i>.npz`` (the index's postings in bulk form, a few percent of the
+token bytes). With ``tokens=True`` it also keeps ``s<i>.tokens.npy`` and ``s<i>.offsets.npy`` per
+vector space, memory-mapped on reopen (a second copy of every token matrix: about twice the disk),
+plus ``s<i>.scales.npy`` for an int8 space (its per-token float32 scales).
+Paths use integer ids only, never names. The cache is derived data: SQLite stays the source of
+truth. A stamp that differs from the store's sequence number, or any file that fails to load or
+check, means "rebuild from SQLite". The stamp is removed before files are rewritten and written
+last, so a torn rewrite is never used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from multivector.backends.embedded.bm25_postings import BulkPostings
+from multivector.backends.embedded.storage import KeywordCache, PackedArena, Snapshot
+
+__all__ = ["CACHE_DIR", "ArenaCache", "CachedState"]
+
+CACHE_DIR = "cache"
+_CACHE_FORMAT = 2
+_BULK_ARRAYS = ("df", "term_ptr", "slots", "tfs", "doc_ptr", "doc_tids", "lengths")
+
+
+class CachedState(NamedTuple):
+    """What a current cache holds: arenas (None unless tokens are cached) and BM25 postings."""
+
+    arenas: dict[str, PackedArena] | None
+    keyword: dict[str, KeywordCache]
+
+
+_STAMP = "stamp.json"
+
+
+class ArenaCache:
+    """Read and write the arena cache of a store folder."""
+
+    def __init__(self, folder: Path, *, tokens: bool) -> None:
+        self._root = folder / CACHE_DIR
+        self.tokens = tokens
+
+    def _dir(self, collection_id: int) -> Path:
+        return self._root / f"c{int(collection_id)}"
+
+    def stamp(self, collection_id: int) -> dict[str, Any] | None:
+        """The stamp of a collection's cache (None when absent or unreadable)."""
+        try:
+            data = json.loads((self._dir(collection_id) / _STAMP).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT:
+            return None
+        return data
+
+    def is_current(self, collection_id: int, *, seq: int) -> bool:
+        """Whether the cache reflects sequence number ``seq``."""
+        stamp = self.stamp(collection_id)
+        return stamp is not None and stamp.get("seq") == seq
+
+    def load(self, collection_id: int, *, seq: int, uuids: list[str]) -> CachedState | None:
+        """The cached state when the cache is current and matches ``uuids``; else None.
+
+        Token arenas are memory-mapped read-only, and only returned when this cache keeps tokens.
+        """
+        stamp = self.stamp(collection_id)
+        if stamp is None or stamp.get("seq") != seq or stamp.get("n") != len(uuids):
+            return None
+        folder = self._dir(collection_id)
+        n = len(uuids)
+        try:
+            cached = np.load(folder / "uuids.npy", allow_pickle=False)
+            if cached.shape != (n,) or cached.tolist() != uuids:
+                return None
+            arenas: dict[str, PackedArena] | None = None
+            if self.tokens:
+                if stamp["spaces"] is None:
+                    return None
+                arenas = {}
+                for i, space in enumerate(stamp["spaces"]):
+                    tokens = np.load(folder / f"s{i}.tokens.npy", mmap_mode="r", allow_pickle=False)
+                    offsets = np.load(folder / f"s{i}.offsets.npy", allow_pickle=False)
+                    if not _consistent(tokens, offsets, space, n):
+                        return None
+                    scales = None
+                    if space.get("scales"):  # int8 tokens: one float32 scale per row
+                        scales = np.load(
+                            folder / f"s{i}.scales.npy", mmap_mode="r", allow_pickle=False
+                        )
+                        if scales.dtype != np.float32 or scales.shape != (tokens.shape[0],):
+                            return None
+                    elif tokens.dtype == np.int8:
+                        return None
+                    dim = space["dimension"]
+                    arenas[str(space["name"])] = PackedArena(
+                        tokens, offsets.astype(np.int64), dim, scales=scales
+                    )
+            keyword = {}
+            for i, entry in enumerate(stamp["keyword"]):
+                base = _load_bulk(folder, i, n)
+                if base is None:
+                    return None
+                keyword[str(entry["property"])] = KeywordCache(str(entry["tokenization"]), base)
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            return None
+        if self.stamp(collection_id) != stamp:  # rewritten while we read: do not trust it
+            return None
+        return CachedState(arenas, keyword)
+
+    def save(
+        self,
+        collection_id: int,
+        *,
+        seq: int,
+        snapshot: Snapshot,
+        keyword: dict[str, KeywordCache],
+    ) -> None:
+        """Write ``snapshot`` (tokens only when this cache keeps them) and the BM25 postings
+        ``keyword`` (slots ``0 .. n - 1``) as the cache of sequence number ``seq``.
+        """
+        folder = self._dir(collection_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / _STAMP).unlink(missing_ok=True)
+        for old in folder.iterdir():  # files of a previous layout or of dropped properties
+            old.unlink(missing_ok=True)
+        spaces: list[dict[str, Any]] | None = None
+        _write_npy(folder / "uuids.npy", np.array(snapshot.uuids, dtype=np.str_))
+        if self.tokens:
+            spaces = []
+            for i, (name, packed) in enumerate(snapshot.arenas.items()):
+                _write_npy(folder / f"s{i}.tokens.npy", packed.tokens)
+                _write_npy(folder / f"s{i}.offsets.npy", packed.offsets)
+                if packed.scales is not None:
+                    _write_npy(folder / f"s{i}.scales.npy", packed.scales)
+                spaces.append(
+                    {
+                        "name": name,
+                        "dimension": packed.dimension,
+                        "dtype": str(packed.tokens.dtype),
+                        "n_tokens": int(packed.tokens.shape[0]),
+                        "scales": packed.scales is not None,
+                    }
+                )
+        entries = []
+        for i, (name, cached) in enumerate(keyword.items()):
+            _write_bulk(folder, i, cached.postings)
+            entries.append({"property": name, "tokenization": cached.tokenization})
+        stamp = {
+            "format": _CACHE_FORMAT,
+            "seq": seq,
+            "n": len(snapshot.uuids),
+            "spaces": spaces,
+            "keyword": entries,
+        }
+        tmp = folder / (_STAMP + ".tmp")
+        tmp.write_text(json.dumps(stamp), encoding="utf-8")
+        os.replace(tmp, folder / _STAMP)
+
+    def drop(self, collection_id: int) -> None:
+        """Remove a collection's cache."""
+        shutil.rmtree(self._dir(collection_id), ignore_errors=True)
+
+
+def _write_npy(path: Path, array: np.ndarray[Any, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _write_bulk(folder: Path, i: int, base: BulkPostings) -> None:
+    tmp = folder / f"k{i}.vocab.json.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(base.vocabulary, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, folder / f"k{i}.vocab.json")
+    tmp = folder / f"k{i}.npz.tmp"
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **{name: getattr(base, name) for name in _BULK_ARRAYS})
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, folder / f"k{i}.npz")
+
+
+def _load_bulk(folder: Path, i: int, n: int) -> BulkPostings | None:
+    """Bulk postings over slots ``0 .. n - 1`` (None when the files do not check out)."""
+    vocabulary = json.loads((folder / f"k{i}.vocab.json").read_text("utf-8"))
+    with np.load(folder / f"k{i}.npz", allow_pickle=False) as npz:
+        arrays = {name: np.asarray(npz[name]) for name in _BULK_ARRAYS}
+    if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):
+        return None
+    v = len(vocabulary)
+    df, term_ptr, slots = arrays["df"], arrays["term_ptr"], arrays["slots"]
+    doc_ptr, doc_tids, lengths = arrays["doc_ptr"], arrays["doc_tids"], arrays["lengths"]
+    if not (
+        len(set(vocabulary)) == v
+        and all(a.ndim == 1 and a.dtype.kind in "iu" for k, a in arrays.items() if k != "tfs")
+        and arrays["tfs"].dtype == np.float64
+        and df.shape == (v,)
+        and term_ptr.shape == (v + 1,)
+        and doc_ptr.shape == (n + 1,)
+        and lengths.shape == (n,)
+        and term_ptr[0] == 0
+        and doc_ptr[0] == 0
+        and bool(np.all(np.diff(term_ptr) == df))
+        and bool(np.all(np.diff(doc_ptr) >= 0))
+        and term_ptr[-1] == slots.shape[0] == arrays["tfs"].shape[0]
+        and doc_ptr[-1] == doc_tids.shape[0]
+        and (slots.size == 0 or (int(slots.min()) >= 0 and int(slots.max()) < n))
+        and (doc_tids.size == 0 or (int(doc_tids.min()) >= 0 and int(doc_tids.max()) < v))
+    ):
+        return None
+    return BulkPostings(
+        vocabulary=vocabulary,
+        df=df.astype(np.int64),
+        term_ptr=term_ptr.astype(np.int64),
+        slots=slots.astype(np.int64),
+        tfs=arrays["tfs"],
+        doc_slots=np.arange(n, dtype=np.int64),
+        doc_ptr=doc_ptr.astype(np.int64),
+        doc_tids=doc_tids.astype(np.int64),
+        lengths=lengths.astype(np.int64),
+    )
+
+
+def _consistent(
+    tokens: np.ndarray[Any, Any], offsets: np.ndarray[Any, Any], space: dict[str, Any], n: int
+) -> bool:
+    return bool(
+        tokens.ndim == 2
+        and str(tokens.dtype) == space["dtype"]
+        and tokens.shape[0] == space["n_tokens"]
+        and (space["dimension"] is None or tokens.shape[1] == space["dimension"])
+        and offsets.shape == (n + 1,)
+        and offsets[0] == 0
+        and offsets[-1] == tokens.shape[0]
+        and bool(np.all(np.diff(offsets) >= 0))
+    )

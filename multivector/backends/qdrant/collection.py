@@ -1,0 +1,363 @@
+"""One multivector collection stored in a Qdrant collection (see ``docs/qdrant.md`` for the mapping).
+
+Each named multi-vector space is a Qdrant named vector with ``MultiVectorConfig(MAX_SIM)`` and dot
+distance, HNSW disabled (``m=0``) unless the space asks for ``hnsw``: Qdrant then scores exactly.
+BM25 runs over one sparse vector with ``Modifier.IDF`` and is rescored exactly client-side
+(:mod:`multivector.backends.qdrant.bm25`); filters become payload filters
+(:mod:`multivector.backends.qdrant.filters`). A vector space's dimension can be fixed after creation
+(by the first insert): the Qdrant collection is then recreated (empty) or migrated (copied).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qdrant_client import models
+
+from multivector._types import F32Array
+from multivector.backends.protocol import Hit, ObjectRecord, SearchRequest
+from multivector.backends.qdrant.bm25 import (
+    SPARSE_VECTOR,
+    DocTerms,
+    doc_terms,
+    query_terms,
+    sparse_vector,
+)
+from multivector.backends.qdrant.keyword import TermStats, keyword_search
+from multivector.backends.qdrant.payload import (
+    BM25_KEY,
+    CREATED_KEY,
+    ID_KEY,
+    SEQ_KEY,
+    TERMS_KEY,
+    object_payload,
+    point_id,
+)
+from multivector.backends.qdrant.read_view import QdrantReadView
+from multivector.backends.qdrant.reads import NOTHING, PAGE, QdrantReads
+from multivector.errors import ConfigError
+from multivector.schema.config import CollectionConfig
+from multivector.schema.query import BM25OperatorSpec
+from multivector.text.stopwords import Stopwords
+
+if TYPE_CHECKING:
+    from multivector.backends.qdrant.physical import CollectionMeta, QdrantStore
+
+__all__ = ["QdrantCollection"]
+
+
+class QdrantCollection(QdrantReads):
+    """The :class:`~multivector.backends.protocol.CollectionBackend` of one collection on Qdrant."""
+
+    def __init__(self, owner: QdrantStore, meta: CollectionMeta) -> None:
+        self._owner = owner
+        self._meta = meta
+        self._qc = owner.qdrant
+        self._call = owner.caller.call
+        self._stopwords = Stopwords.from_config(meta.config.inverted_index)
+        self._next_seq: int | None = None
+        self._stats = TermStats(scan_terms=self._scan_terms, count_term=self._count_term)
+
+    # ----------------------------------------------------------------- config
+    @property
+    def config(self) -> CollectionConfig:
+        """The collection's configuration."""
+        return self._meta.config
+
+    @property
+    def known_config(self) -> CollectionConfig:
+        """The configuration as last seen (the same as :attr:`config`: kept in memory)."""
+        return self._meta.config
+
+    @property
+    def physical_name(self) -> str:
+        """The name of the Qdrant collection holding the points."""
+        return self._meta.physical
+
+    def set_config(self, config: CollectionConfig) -> None:
+        """Replace the configuration; new vector dimensions reshape the Qdrant collection."""
+        wanted = set(self._owner.vector_params(config))
+        if not wanted <= set(self._owner.vector_params(self._meta.config)):
+            if self.count() == 0:
+                self._owner.recreate_physical(self._meta, config)
+            else:
+                self._owner.migrate_physical(self._meta, config)
+        self._meta.config = config
+        self._owner.ensure_indexes(self._meta)
+        self._owner.save_meta(self._meta)
+
+    # ------------------------------------------------------------------ writes
+    def count(self) -> int:
+        """Number of live objects (an exact Qdrant count)."""
+        return int(self._call("count", self._qc.count, self.physical_name, exact=True).count)
+
+    def _seq(self, n: int) -> int:
+        if self._next_seq is None:
+            points, _ = self._call(
+                "read the insertion counter",
+                self._qc.scroll,
+                self.physical_name,
+                limit=1,
+                order_by=models.OrderBy(key=SEQ_KEY, direction=models.Direction.DESC),
+                with_payload=[SEQ_KEY],
+            )
+            self._next_seq = int((points[0].payload or {}).get(SEQ_KEY, -1)) + 1 if points else 0
+        first = self._next_seq
+        self._next_seq += n
+        return first
+
+    def _old_points(self, pids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(pids), PAGE):
+            found = self._call(
+                "read existing objects",
+                self._qc.retrieve,
+                self.physical_name,
+                ids=list(pids[start : start + PAGE]),
+                with_payload=[CREATED_KEY, BM25_KEY, TERMS_KEY],
+                with_vectors=False,
+            )
+            for p in found:
+                out[str(p.id)] = dict(p.payload or {})
+        return out
+
+    def _adjust_lengths(self, old: dict[str, dict[str, Any]], sign: int) -> dict[str, int]:
+        """The BM25 length totals with ``old`` objects' lengths added (``sign`` 1) or removed."""
+        totals = dict(self._meta.total_len)
+        for payload in old.values():
+            for field, entry in (payload.get(BM25_KEY) or {}).items():
+                totals[field] = totals.get(field, 0) + sign * int(entry.get("n", 0))
+        return totals
+
+    def _refresh_meta(self) -> None:
+        """Take BM25 length totals and the write version from the stored meta (other writers)."""
+        stored = self._owner.load_meta(self.config.name)
+        if stored is not None and stored.version != self._meta.version:
+            self._meta.total_len = stored.total_len
+            self._meta.version = stored.version
+
+    def _changed(
+        self, removed: list[dict[str, Any]], added: list[dict[str, Any]], *, ok: bool
+    ) -> None:
+        self._meta.version += 1
+        self._owner.save_meta(self._meta)
+        if ok:
+            self._stats.apply(removed, added, version=self._meta.version)
+        else:
+            self._stats.invalidate()
+
+    def upsert(self, records: Sequence[ObjectRecord]) -> None:
+        """Insert or replace records with batched, retried upserts (one request per batch)."""
+        latest = {rec.uuid: rec for rec in records}  # a repeated uuid: the last one wins
+        if not latest:
+            return
+        pids = [point_id(u) for u in latest]
+        self._refresh_meta()
+        old = self._old_points(pids)
+        terms = [doc_terms(rec.properties, self.config) for rec in latest.values()]
+        totals = self._adjust_lengths(old, -1)
+        for dt in terms:
+            for field, length in dt.lengths.items():
+                totals[field] = totals.get(field, 0) + length
+        n_after = self.count() - len(old) + len(latest)
+        avgdl = {f: t / n_after for f, t in totals.items()} if n_after else {}
+        now = time.time()
+        seq = self._seq(len(latest))
+        points = [
+            self._point(
+                rec,
+                pid=pid,
+                terms=dt,
+                avgdl=avgdl,
+                payload=object_payload(
+                    rec.uuid,
+                    rec.properties,
+                    dt,
+                    seq=seq + i,
+                    created=old.get(pid, {}).get(CREATED_KEY, now),
+                    updated=now,
+                ),
+            )
+            for i, (rec, pid, dt) in enumerate(zip(latest.values(), pids, terms))
+        ]
+        self._meta.total_len = totals
+        removed = [p.get(TERMS_KEY) or {} for p in old.values()]
+        added = [dict(p.payload[TERMS_KEY]) for p in points if p.payload]
+        ok = False
+        try:
+            self._owner.upsert_points(self.physical_name, points)
+            ok = True
+        finally:
+            self._changed(removed, added, ok=ok)
+
+    def _point(
+        self,
+        rec: ObjectRecord,
+        *,
+        pid: str,
+        terms: DocTerms,
+        avgdl: dict[str, float],
+        payload: dict[str, Any],
+    ) -> models.PointStruct:
+        physical = self._owner.vector_params(self.config)
+        vectors: dict[str, Any] = {}
+        for name, matrix in rec.vectors.items():
+            vec = self.config.vector(name)
+            if name not in physical or vec is None:
+                raise ConfigError(
+                    f"vector {name!r} of {self.config.name!r} has no dimension yet; "
+                    "insert through collection.data / collection.batch"
+                )
+            if vec.dtype == "float16":  # stored as the embedded arena stores it
+                matrix = matrix.astype(np.float16).astype(np.float32)
+            vectors[name] = matrix.tolist()
+        sparse = sparse_vector(terms, avgdl=avgdl, inv=self.config.inverted_index)
+        if sparse is not None:
+            vectors[SPARSE_VECTOR] = sparse
+        return models.PointStruct(id=pid, vector=vectors, payload=payload)
+
+    def delete(self, uuids: Sequence[str]) -> int:
+        """Delete objects; returns how many existed."""
+        pids = list(dict.fromkeys(point_id(u) for u in uuids))
+        self._refresh_meta()
+        old = self._old_points(pids)
+        if not old:
+            return 0
+        self._meta.total_len = self._adjust_lengths(old, -1)
+        ids = list(old)
+        ok = False
+        try:
+            for start in range(0, len(ids), PAGE * 4):
+                self._call(
+                    "delete objects",
+                    self._qc.delete,
+                    self.physical_name,
+                    points_selector=models.PointIdsList(points=ids[start : start + PAGE * 4]),  # type: ignore[arg-type]
+                    wait=True,
+                )
+            ok = True
+        finally:
+            self._changed([p.get(TERMS_KEY) or {} for p in old.values()], [], ok=ok)
+        return len(old)
+
+    def compact(self) -> None:
+        """Nothing to do: Qdrant's optimizers vacuum deleted points themselves."""
+
+    # ---------------------------------------------------------------- searches
+    def _vector_query(
+        self, target: str, query: F32Array, *, limit: int, native: models.Filter | None
+    ) -> list[Hit]:
+        vec = self.config.vector(target)
+        kwargs: dict[str, Any] = {}
+        if not self._owner.local:
+            exact = vec is None or vec.index.kind != "hnsw"
+            kwargs["search_params"] = models.SearchParams(exact=exact)
+        response = self._call(
+            "vector search",
+            self._qc.query_points,
+            self.physical_name,
+            query=np.asarray(query, dtype=np.float32).tolist(),
+            using=target,
+            query_filter=native,
+            limit=limit,
+            with_payload=[ID_KEY],
+            **kwargs,
+        )
+        return [Hit(str((p.payload or {}).get(ID_KEY)), float(p.score)) for p in response.points]
+
+    def _check_target(self, target: str) -> bool:
+        if self.config.vector(target) is None:
+            raise ConfigError(f"unknown vector {target!r}")
+        return target in self._owner.vector_params(self.config)
+
+    def _vector_hits(
+        self, target_vector: str, query: F32Array, *, limit: int, native: models.Filter | None
+    ) -> list[Hit]:
+        """Exact MaxSim top-``limit`` (Qdrant scores, ties broken by uuid)."""
+        if not self._check_target(target_vector) or limit <= 0 or native is NOTHING:
+            return []
+        hits = self._vector_query(target_vector, query, limit=limit + 8, native=native)
+        return sorted(hits, key=lambda h: (-h.score, h.uuid))[:limit]
+
+    def vector_scores(
+        self, target_vector: str, query: F32Array, uuids: Sequence[str]
+    ) -> list[float | None]:
+        """Exact MaxSim of ``query`` against each listed object (None: missing or no vector)."""
+        if not uuids or not self._check_target(target_vector):
+            return [None] * len(uuids)
+        pids = list(dict.fromkeys(point_id(u) for u in uuids))
+        native = models.Filter(must=[models.HasIdCondition(has_id=pids)])  # type: ignore[arg-type]
+        hits = self._vector_query(target_vector, query, limit=len(pids), native=native)
+        scores = {h.uuid: h.score for h in hits}
+        return [scores.get(u) for u in uuids]
+
+    def _keyword_hits(
+        self,
+        query: str,
+        *,
+        properties: Sequence[tuple[str, float]],
+        limit: int,
+        native: models.Filter | None,
+        operator: BM25OperatorSpec,
+    ) -> list[Hit]:
+        """BM25 top-``limit``: Qdrant draws an oversampled candidate pool, scored exactly here."""
+        if limit <= 0 or native is NOTHING:
+            return []
+        if not query_terms(query, properties, self.config, self._stopwords):
+            return []
+        self._refresh_meta()
+        n_docs = self.count()
+        self._stats.sync(self._meta.version, n_docs)
+        return keyword_search(
+            query,
+            config=self.config,
+            stopwords=self._stopwords,
+            properties=properties,
+            limit=limit,
+            native=native,
+            operator=operator,
+            run_query=lambda **kw: self._call(
+                "keyword search", self._qc.query_points, self.physical_name, **kw
+            ),
+            n_docs=n_docs,
+            total_len=self._meta.total_len,
+            stats=self._stats,
+        )
+
+    def search(self, request: SearchRequest) -> QdrantReadView:
+        """Run a search's legs with the filter translated once; objects are fetched live after."""
+        native = self._native(request.filters)
+        vector_hits = keyword_hits = None
+        if request.vector is not None:
+            vq = request.vector
+            vector_hits = self._vector_hits(vq.target, vq.matrix, limit=vq.limit, native=native)
+        if request.keyword is not None:
+            kq = request.keyword
+            keyword_hits = self._keyword_hits(
+                kq.text,
+                properties=kq.properties,
+                limit=kq.limit,
+                native=native,
+                operator=kq.operator,
+            )
+        return QdrantReadView(self, request.vector, vector_hits, keyword_hits)
+
+    def _scan_terms(self) -> Iterator[dict[str, Any]]:
+        for p in self._scan(None, [TERMS_KEY], False):
+            yield (p.payload or {}).get(TERMS_KEY) or {}
+
+    def _count_term(self, field: str, term: str) -> int:
+        cond = models.FieldCondition(
+            key=f"{TERMS_KEY}.{field}", match=models.MatchValue(value=term)
+        )
+        result = self._call(
+            "count term frequencies",
+            self._qc.count,
+            self.physical_name,
+            count_filter=models.Filter(must=[cond]),
+            exact=True,
+        )
+        return int(result.count)

@@ -1,0 +1,177 @@
+"""``Configure``: the factories that build configuration records (``multivector.schema.config``).
+
+``Configure.MultiVectors.*`` declares named multi-vector spaces, ``Configure.VectorIndex.*`` how they
+are searched, and ``Configure.inverted_index(...)`` the BM25 settings. Import them from
+``multivector.schema.config``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from multivector._types import MultiVectorEmbedder
+from multivector.errors import ConfigError
+from multivector.schema.config import (
+    InvertedIndexConfig,
+    VectorConfig,
+    VectorDType,
+    VectorIndexConfig,
+)
+
+__all__ = ["Configure"]
+
+
+class _MultiVectors:
+    """``Configure.MultiVectors``: factories for named multi-vector spaces."""
+
+    @staticmethod
+    def self_provided(
+        name: str = "default",
+        *,
+        dimension: int | None = None,
+        dtype: VectorDType = "float16",
+        index: VectorIndexConfig | None = None,
+    ) -> VectorConfig:
+        """A space whose matrices the user passes at import and query time."""
+        return VectorConfig(
+            name=name, dimension=dimension, dtype=dtype, index=index or VectorIndexConfig()
+        )
+
+    @staticmethod
+    def text2vec(
+        name: str = "default",
+        *,
+        embedder: MultiVectorEmbedder,
+        source_properties: Sequence[str] | None = None,
+        dimension: int | None = None,
+        dtype: VectorDType = "float16",
+        index: VectorIndexConfig | None = None,
+    ) -> VectorConfig:
+        """A space embedded by any :class:`~multivector.MultiVectorEmbedder` at import and query time."""
+        if not (hasattr(embedder, "embed_documents") and hasattr(embedder, "embed_query")):
+            raise ConfigError(
+                f"text2vec(name={name!r}): embedder {type(embedder).__name__} lacks "
+                "embed_documents/embed_query; implement the MultiVectorEmbedder protocol"
+            )
+        return VectorConfig(
+            name=name,
+            vectorizer="text2vec",
+            source_properties=tuple(source_properties or ()),
+            dimension=dimension,
+            dtype=dtype,
+            index=index or VectorIndexConfig(),
+            embedder=embedder,
+        )
+
+    @staticmethod
+    def text2vec_jinaai(
+        name: str = "default",
+        *,
+        source_properties: Sequence[str] | None = None,
+        model: str = "jina-colbert-v2",
+        dimensions: int = 128,
+        base_url: str | None = None,
+        dtype: VectorDType = "float16",
+        index: VectorIndexConfig | None = None,
+    ) -> VectorConfig:
+        """A space embedded by Jina AI's multi-vector API (key from ``connect(headers=...)`` or env)."""
+        if dimensions not in (128, 96, 64):
+            raise ConfigError(
+                f"text2vec_jinaai(name={name!r}): dimensions={dimensions!r}; Jina supports 128, 96 or 64"
+            )
+        return VectorConfig(
+            name=name,
+            vectorizer="text2vec_jinaai",
+            source_properties=tuple(source_properties or ()),
+            dimension=dimensions,
+            dtype=dtype,
+            index=index or VectorIndexConfig(),
+            vectorizer_params={"model": model, "dimensions": dimensions, "base_url": base_url},
+        )
+
+
+class _VectorIndex:
+    """``Configure.VectorIndex``: how a space is searched."""
+
+    @staticmethod
+    def exact() -> VectorIndexConfig:
+        """Exact MaxSim over every document (the default)."""
+        return VectorIndexConfig(kind="exact")
+
+    @staticmethod
+    def hnsw(*, m: int = 16, ef_construct: int = 100) -> VectorIndexConfig:
+        """Qdrant's HNSW over token matrices (Qdrant backend only; the embedded store refuses it
+        at create and offers :meth:`plaid` instead).
+        """
+        for name, value in (("m", m), ("ef_construct", ef_construct)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"hnsw({name}={value!r}): use an int >= 1")
+        return VectorIndexConfig(kind="hnsw", params={"m": m, "ef_construct": ef_construct})
+
+    # --- approximate search (issue 10; multivector/backends/embedded/ann_index.py validates and runs it) ---
+    @staticmethod
+    def plaid(
+        *,
+        n_centroids: int | None = None,
+        nprobe: int = 4,
+        n_candidates: int = 1024,
+        flat_search_cutoff: int = 4_096,
+        min_train_docs: int = 2_000,
+        retrain_growth: float = 8.0,
+        sample_tokens: int = 131_072,
+        n_iter: int = 8,
+        seed: int = 0,
+    ) -> VectorIndexConfig:
+        """PLAID-style centroid index: approximate candidates, then exact MaxSim reranking.
+
+        Each query token probes its ``nprobe`` nearest k-means centroids; the ``n_candidates``
+        documents with the best centroid-interaction score are reranked with exact MaxSim, so
+        scores stay exact and only recall is approximate (see docs/approximate-search.md).
+        Exact search is used while fewer than ``min_train_docs`` objects exist and whenever at
+        most ``flat_search_cutoff`` objects match the filter. Parameters are validated when a
+        collection uses the config (``ConfigError`` naming the bad value).
+        """
+        return VectorIndexConfig(
+            kind="plaid",
+            params={
+                "n_centroids": n_centroids,
+                "nprobe": nprobe,
+                "n_candidates": n_candidates,
+                "flat_search_cutoff": flat_search_cutoff,
+                "min_train_docs": min_train_docs,
+                "retrain_growth": retrain_growth,
+                "sample_tokens": sample_tokens,
+                "n_iter": n_iter,
+                "seed": seed,
+            },
+        )
+
+    # --- end approximate search ---
+
+
+class Configure:
+    """Entry point for configuration factories, as in ``weaviate.classes.config.Configure``."""
+
+    MultiVectors = _MultiVectors
+    VectorIndex = _VectorIndex
+
+    @staticmethod
+    def inverted_index(
+        *,
+        bm25_k1: float | None = None,
+        bm25_b: float = 0.75,
+        scoring: Literal["weaviate", "rank_bm25"] = "weaviate",
+        stopwords_preset: Literal["en", "none"] = "en",
+        stopwords_additions: Sequence[str] | None = None,
+        stopwords_removals: Sequence[str] | None = None,
+    ) -> InvertedIndexConfig:
+        """BM25 settings for a collection."""
+        return InvertedIndexConfig(
+            bm25_k1=bm25_k1,
+            bm25_b=bm25_b,
+            scoring=scoring,
+            stopwords_preset=stopwords_preset,
+            stopwords_additions=tuple(stopwords_additions or ()),
+            stopwords_removals=tuple(stopwords_removals or ()),
+        )
