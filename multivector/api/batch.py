@@ -11,17 +11,15 @@ from __future__ import annotations
 import uuid as _uuid
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from multivector._checks import check_int
 from multivector._progress import Progress
+from multivector.api.handle import CollectionHandle
 from multivector.api.ingest import DataObject
 from multivector.errors import ConfigError
 from multivector.results import BatchFailure
 from multivector.schema.validation import validate_uuid
-
-if TYPE_CHECKING:
-    from multivector.api.collection import Collection
 
 __all__ = ["BatchAPI", "Batcher"]
 
@@ -31,7 +29,7 @@ class Batcher:
 
     def __init__(
         self,
-        collection: Collection,
+        collection: CollectionHandle,
         api: BatchAPI,
         *,
         batch_size: int,
@@ -103,7 +101,7 @@ class Batcher:
 class BatchAPI:
     """``collection.batch``: ``fixed_size`` / ``dynamic`` batch contexts and ``failed_objects``."""
 
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: CollectionHandle) -> None:
         self._col = collection
         self._failed: list[BatchFailure] = []
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from multivector._types import F32Array, Matrix, MultiVectorEmbedder
+from multivector.api.batch import BatchAPI
 from multivector.api.ingest import (
     DataObject,
     ObjectPlan,
@@ -21,6 +22,7 @@ from multivector.api.ingest import (
     plan_objects,
     source_properties,
 )
+from multivector.api.query import QueryAPI
 from multivector.backends.protocol import CollectionBackend, ObjectRecord
 from multivector.embeddings.calls import aembed_documents, embed_documents
 from multivector.errors import (
@@ -30,15 +32,11 @@ from multivector.errors import (
     ObjectNotFoundError,
 )
 from multivector.results import BatchFailure
-from multivector.retrieval.plan import resolve_target
 from multivector.schema.config import CollectionConfig, VectorConfig
 from multivector.schema.filter_validation import validate_filter
 from multivector.schema.query import FilterNode
+from multivector.schema.targets import resolve_target
 from multivector.schema.validation import validate_uuid
-
-if TYPE_CHECKING:
-    from multivector.api.batch import BatchAPI
-    from multivector.api.query import QueryAPI
 
 __all__ = ["Collection", "DataAPI", "DeleteManyReturn", "InsertManyReturn"]
 
@@ -78,9 +76,6 @@ class Collection:
         embedder_factory: EmbedderFactory | None = None,
         embedders: Mapping[str, MultiVectorEmbedder] | None = None,
     ) -> None:
-        from multivector.api.batch import BatchAPI
-        from multivector.api.query import QueryAPI
-
         self._backend = backend
         self._embedder_factory = embedder_factory
         self._embedders: dict[str, MultiVectorEmbedder] = dict(embedders or {})

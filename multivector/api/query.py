@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import multivector.retrieval.execute as execute
 from multivector._types import MultiVectorEmbedder
+from multivector.api.handle import CollectionHandle
 from multivector.api.results import (
     hybrid_metadata,
     keyword_metadata,
@@ -24,7 +26,6 @@ from multivector.api.results import (
 from multivector.embeddings.calls import aembed_query, embed_query
 from multivector.errors import ConfigError
 from multivector.results import MetadataReturn, Object, QueryReturn
-from multivector.retrieval import execute
 from multivector.retrieval.arguments import query_text
 from multivector.retrieval.plan import (
     HybridPlan,
@@ -40,16 +41,13 @@ from multivector.schema.config import VectorConfig
 from multivector.schema.query import BM25OperatorSpec, FilterNode, HybridFusion, MetadataQuery
 from multivector.schema.validation import validate_uuid
 
-if TYPE_CHECKING:
-    from multivector.api.collection import Collection
-
 __all__ = ["QueryAPI"]
 
 
 class QueryAPI:
     """Searches over one collection; results are ``QueryReturn(objects=[Object, ...])``."""
 
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: CollectionHandle) -> None:
         self._col = collection
 
     # ------------------------------------------------------------ plumbing

@@ -1,4 +1,6 @@
-"""Framework-free retrievers: query -> legs -> fusion -> results, sync and async."""
+"""Retrieval: query plans, their execution (legs, fusion, cutoffs, autocut, paging), MMR, and the
+framework-free ``Retriever`` the LangChain and LlamaIndex integrations translate over.
+"""
 
 from multivector.retrieval.mmr import mmr_select, symmetric_maxsim
 from multivector.retrieval.retriever import (

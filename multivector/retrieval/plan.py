@@ -21,6 +21,7 @@ from multivector.retrieval.arguments import hybrid_args, parse_properties, query
 from multivector.schema.config import CollectionConfig, VectorConfig
 from multivector.schema.filter_validation import validate_filter
 from multivector.schema.query import BM25OperatorSpec, FilterNode, HybridFusion
+from multivector.schema.targets import resolve_target
 from multivector.schema.validation import validate_matrix
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "fetch_plan",
     "hybrid_plan",
     "keyword_plan",
-    "resolve_target",
     "vector_plan",
 ]
 
@@ -132,27 +132,6 @@ class FetchPlan:
     offset: int
     filters: FilterNode | None
     returns: Returns
-
-
-def resolve_target(config: CollectionConfig, target_vector: str | None) -> VectorConfig:
-    """The vector space a query targets (the only one when ``target_vector`` is None)."""
-    vectors = config.vectors
-    if target_vector is None:
-        if len(vectors) == 1:
-            return vectors[0]
-        if not vectors:
-            raise ConfigError(f"collection {config.name!r} has no vector space to search")
-        raise ConfigError(
-            f"collection {config.name!r} has several vector spaces {[v.name for v in vectors]}; "
-            "name one with target_vector=..."
-        )
-    vec = config.vector(target_vector)
-    if vec is None:
-        raise ConfigError(
-            f"unknown target_vector {target_vector!r}; collection {config.name!r} has "
-            f"{[v.name for v in vectors]}"
-        )
-    return vec
 
 
 def _returns(include_vector: bool | Sequence[str], properties: Sequence[str] | None) -> Returns:

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+import multivector.retrieval.execute as execute
 from multivector._checks import check_int
 from multivector._types import F32Array, MultiVectorEmbedder, StrEnum
 from multivector.backends.protocol import CollectionBackend, Hit
@@ -32,7 +33,6 @@ from multivector.embeddings.calls import aembed_query, embed_query
 from multivector.errors import ConfigError
 from multivector.kernels.fusion import RANKED_FUSION_K
 from multivector.results import ScoreExplanation
-from multivector.retrieval import execute
 from multivector.retrieval.fusion import VECTOR_LEG
 from multivector.retrieval.mmr import mmr_select
 from multivector.retrieval.plan import hybrid_plan, keyword_plan, vector_plan

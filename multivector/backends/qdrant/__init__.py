@@ -1,0 +1,1 @@
+"""The Qdrant backend: the same collections on Qdrant (server, cluster, or in-process)."""

@@ -11,30 +11,40 @@ Qdrant's candidate ranking, not our exact rescoring.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from qdrant_client import models
 
 from multivector._checks import check_int
-from multivector.backends.protocol import Hit
+from multivector._types import MultiVectorEmbedder
+from multivector.backends.protocol import CollectionBackend, Hit
 from multivector.backends.qdrant.bm25 import SPARSE_VECTOR, bm25_fields, query_terms, sparse_query
 from multivector.backends.qdrant.collection import QdrantCollection
 from multivector.backends.qdrant.payload import ID_KEY
 from multivector.errors import ConfigError
+from multivector.schema.filter_validation import validate_filter
 from multivector.schema.query import FilterNode
+from multivector.schema.targets import resolve_target
 from multivector.schema.validation import validate_matrix
 from multivector.text.stopwords import Stopwords
 
-if TYPE_CHECKING:
-    from multivector.api.collection import Collection
-
 __all__ = ["native_hybrid"]
+
+
+class _Searchable(Protocol):
+    """What native hybrid search needs of a collection (``multivector.Collection`` is one)."""
+
+    @property
+    def backend(self) -> CollectionBackend: ...
+
+    def embedder(self, target_vector: str) -> MultiVectorEmbedder | None: ...
+
 
 _FUSIONS = {"rrf": models.Fusion.RRF, "dbsf": models.Fusion.DBSF}
 
 
 def native_hybrid(
-    collection: Collection,
+    collection: _Searchable,
     query: str,
     *,
     vector: Any = None,
@@ -59,7 +69,8 @@ def native_hybrid(
     if fusion not in _FUSIONS:
         raise ConfigError(f"fusion={fusion!r} is unknown; use 'rrf' or 'dbsf'")
     check_int("limit", limit, 1)
-    vec = collection.resolve_target(target_vector)
+    config = backend.known_config
+    vec = resolve_target(config, target_vector)
     if vector is None:
         embedder = collection.embedder(vec.name)
         if embedder is None:
@@ -68,12 +79,11 @@ def native_hybrid(
             )
         vector = embedder.embed_query(query)
     matrix = validate_matrix(vector, where="native_hybrid query", dimension=vec.dimension)
-    config = collection.config
     names = list(query_properties) if query_properties else [p.name for p in bm25_fields(config)]
     fields = query_terms(
         query, [(n, 1.0) for n in names], config, Stopwords.from_config(config.inverted_index)
     )
-    native = backend.native_filter(collection.check_filter(filters))
+    native = backend.native_filter(validate_filter(filters, config))
     if backend.is_nothing(native):
         return []
     prefetch = [models.Prefetch(query=matrix.tolist(), using=vec.name, filter=native, limit=pool)]

@@ -43,6 +43,7 @@ from multivector._types import MatrixLike, MultiVectorEmbedder
 from multivector.api.client import Client
 from multivector.api.collection import Collection
 from multivector.api.connect import connect
+from multivector.embeddings.calls import aembed_documents, aembed_query
 from multivector.errors import ConfigError, InvalidObjectError
 from multivector.integrations.llama_index.filters import SearchCall, plan_query
 from multivector.integrations.llama_index.node_collection import open_node_collection
@@ -201,14 +202,7 @@ class MultiVectorStore(BasePydanticVectorStore):
         _no_extra("async_add", kwargs)
         plan = self._plan_add(nodes, matrices)
         if plan.pending:
-            embedder = self._own_embedder()
-            native = getattr(embedder, "aembed_documents", None)
-            embedded = (
-                await native(plan.texts)
-                if native is not None
-                else await asyncio.to_thread(embedder.embed_documents, plan.texts)
-            )
-            plan.attach(embedded)
+            plan.attach(await aembed_documents(self._own_embedder(), plan.texts))
         result = await self._collection.data.ainsert_many(plan.objects)
         _raise_failures(result.errors)
         return plan.ids
@@ -317,12 +311,7 @@ class MultiVectorStore(BasePydanticVectorStore):
             if embedder is None:
                 matrix = await self._retriever.aembed_query(call.text, settings)
             else:
-                native = getattr(embedder, "aembed_query", None)
-                matrix = await (
-                    native(call.text)
-                    if native is not None
-                    else asyncio.to_thread(embedder.embed_query, call.text)
-                )
+                matrix = await aembed_query(embedder, call.text)
         return await asyncio.to_thread(self._retriever.search, call.text, matrix, settings)
 
     def _plan(

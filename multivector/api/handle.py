@@ -1,0 +1,37 @@
+"""What the ``query`` and ``batch`` namespaces need of their collection.
+
+:class:`~multivector.api.collection.Collection` builds both namespaces and satisfies this protocol;
+naming it here keeps the dependency one-way (collection -> query / batch -> handle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from multivector._types import F32Array, MultiVectorEmbedder
+from multivector.api.ingest import DataObject
+from multivector.backends.protocol import CollectionBackend, ObjectRecord
+from multivector.results import BatchFailure
+
+__all__ = ["CollectionHandle"]
+
+
+class CollectionHandle(Protocol):
+    """A collection as its namespaces see it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def backend(self) -> CollectionBackend: ...
+
+    def embedder(self, target_vector: str) -> MultiVectorEmbedder | None: ...
+
+    def import_objects(
+        self,
+        objects: Sequence[DataObject],
+        *,
+        start_index: int = 0,
+        existing_vectors: Sequence[Mapping[str, F32Array]] | None = None,
+    ) -> tuple[list[ObjectRecord], list[BatchFailure]]: ...
