@@ -10,6 +10,7 @@ for a missing thing, ``OSError`` for storage, ``ImportError`` for a missing extr
     │   ├── FilterError                          unknown property / operator, wrong operand type
     │   └── CollectionExistsError                create() of a name that exists
     ├── InvalidObjectError (ValueError)          an object that cannot be stored (wrong property type, ...)
+    │   ├── ObjectExistsError                    data.insert() of a uuid that is stored
     │   └── InvalidVectorError                   1-D / 3-D / empty / ragged / NaN / inf matrices
     │       └── DimensionMismatchError           a matrix whose width differs from the space's
     ├── NotFoundError (LookupError)
@@ -49,6 +50,7 @@ __all__ = [
     "InvalidVectorError",
     "MultiVectorError",
     "NotFoundError",
+    "ObjectExistsError",
     "ObjectNotFoundError",
     "OptionalDependencyError",
     "RateLimitError",
@@ -76,6 +78,10 @@ class CollectionExistsError(ConfigError):
 
 class InvalidObjectError(MultiVectorError, ValueError):
     """An object cannot be stored; nothing of it was written."""
+
+
+class ObjectExistsError(InvalidObjectError):
+    """``data.insert`` of a uuid that is already stored (use ``replace`` or ``update``)."""
 
 
 class InvalidVectorError(InvalidObjectError):

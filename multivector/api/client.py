@@ -100,16 +100,19 @@ class Collections:
         """Open an existing collection; ``embedders`` supplies custom ``text2vec`` embedders again
         after a reopen (they are objects, not configuration, so they are not persisted).
         """
+        try:
+            backend = self._backend().open_collection(name)
+        except CollectionNotFoundError:
+            self._handles.pop(name, None)
+            raise CollectionNotFoundError(
+                f"no collection named {name!r}; existing: {sorted(self.list_all())}"
+            ) from None
         handle = self._handles.get(name)
-        if handle is None:
-            if not self.exists(name):
-                raise CollectionNotFoundError(
-                    f"no collection named {name!r}; existing: {sorted(self.list_all())}"
-                )
+        if handle is None or handle.backend is not backend:
+            # First use, or the collection was deleted (and maybe re-created) since: a new
+            # handle; the old one raises CollectionNotFoundError on every call.
             handle = Collection(
-                self._backend().open_collection(name),
-                embedder_factory=self._client.make_embedder,
-                embedders=embedders,
+                backend, embedder_factory=self._client.make_embedder, embedders=embedders
             )
             self._handles[name] = handle
         elif embedders:

@@ -9,61 +9,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from multivector._types import F32Array, Matrix, MultiVectorEmbedder
 from multivector.api.batch import BatchAPI
+from multivector.api.data import DataAPI, DeleteManyReturn, InsertManyReturn
 from multivector.api.ingest import (
     DataObject,
     ObjectPlan,
     fail_job,
     finish_objects,
     plan_objects,
-    source_properties,
 )
 from multivector.api.query import QueryAPI
 from multivector.backends.protocol import CollectionBackend, ObjectRecord
 from multivector.embeddings.calls import aembed_documents, embed_documents
 from multivector.errors import (
     ConfigError,
-    InvalidObjectError,
-    MultiVectorError,
-    ObjectNotFoundError,
 )
 from multivector.results import BatchFailure
 from multivector.schema.config import CollectionConfig, VectorConfig
 from multivector.schema.filter_validation import validate_filter
 from multivector.schema.query import FilterNode
 from multivector.schema.targets import resolve_target
-from multivector.schema.validation import validate_uuid
 
 __all__ = ["Collection", "DataAPI", "DeleteManyReturn", "InsertManyReturn"]
 
 EmbedderFactory = Callable[[VectorConfig], MultiVectorEmbedder | None]
-
-
-@dataclass
-class InsertManyReturn:
-    """What ``insert_many`` did: the stored uuids by position, and the rejected objects."""
-
-    uuids: dict[int, str] = field(default_factory=dict)
-    errors: dict[int, BatchFailure] = field(default_factory=dict)
-
-    @property
-    def has_errors(self) -> bool:
-        """Whether any object was rejected."""
-        return bool(self.errors)
-
-
-@dataclass
-class DeleteManyReturn:
-    """What ``delete_many`` matched and deleted."""
-
-    matches: int
-    successful: int
-    failed: int = 0
-    uuids: list[str] = field(default_factory=list)
 
 
 class Collection:
@@ -179,13 +151,20 @@ class Collection:
         return embedder
 
     def _store(
-        self, plan: ObjectPlan, embedded: Mapping[str, Sequence[Matrix] | None], start_index: int
+        self,
+        plan: ObjectPlan,
+        embedded: Mapping[str, Sequence[Matrix] | None],
+        start_index: int,
+        precondition: Callable[[], None] | None,
     ) -> tuple[list[ObjectRecord], list[BatchFailure]]:
         records, failures, config = finish_objects(plan, embedded, start_index=start_index)
         if records:
-            if config != self._backend.config:
-                self._backend.set_config(config)
-            self._backend.upsert(records)
+            with self._backend.write_transaction():
+                if precondition is not None:
+                    precondition()
+                if config != self._backend.config:
+                    self._backend.set_config(config)
+                self._backend.upsert(records)
         return records, failures
 
     def import_objects(
@@ -194,18 +173,25 @@ class Collection:
         *,
         start_index: int = 0,
         existing_vectors: Sequence[Mapping[str, F32Array]] | None = None,
+        precondition: Callable[[], None] | None = None,
     ) -> tuple[list[ObjectRecord], list[BatchFailure]]:
         """Validate, embed and upsert; returns stored records and rejected objects.
 
         ``existing_vectors`` (per object) are kept for spaces an object does not re-specify.
+        ``precondition`` runs inside the write transaction, right before the upsert (it raises
+        to abort: nothing is stored then).
         """
         plan = plan_objects(
             objects, self.config, start_index=start_index, existing_vectors=existing_vectors
         )
-        return self._store(plan, self._embed_sync(plan), start_index)
+        return self._store(plan, self._embed_sync(plan), start_index, precondition)
 
     async def aimport_objects(
-        self, objects: Sequence[DataObject], *, start_index: int = 0
+        self,
+        objects: Sequence[DataObject],
+        *,
+        start_index: int = 0,
+        precondition: Callable[[], None] | None = None,
     ) -> tuple[list[ObjectRecord], list[BatchFailure]]:
         """Async :meth:`import_objects`: embeds with the embedder's async methods when it has them.
 
@@ -213,149 +199,8 @@ class Collection:
         """
         plan = plan_objects(objects, self.config, start_index=start_index)
         embedded = await self._embed_async(plan)
-        return self._store(plan, embedded, start_index)
+        return self._store(plan, embedded, start_index, precondition)
 
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-
-
-def _raise_single(failures: Sequence[BatchFailure]) -> None:
-    if failures:
-        error = failures[0].error
-        if isinstance(error, MultiVectorError):
-            raise error
-        raise InvalidObjectError(failures[0].message)
-
-
-def _as_objects(objects: Sequence[Any]) -> list[DataObject]:
-    out = []
-    for obj in objects:
-        if isinstance(obj, DataObject):
-            out.append(obj)
-        elif isinstance(obj, Mapping):
-            out.append(DataObject(properties=obj))
-        else:
-            raise InvalidObjectError(
-                f"insert_many: {type(obj).__name__} is not a DataObject or a dict of properties"
-            )
-    return out
-
-
-class DataAPI:
-    """``collection.data``: single-object and bulk writes."""
-
-    def __init__(self, collection: Collection) -> None:
-        self._col = collection
-
-    def insert(
-        self,
-        properties: Mapping[str, Any] | None = None,
-        *,
-        uuid: Any = None,
-        vector: Any = None,
-    ) -> str:
-        """Insert one object and return its uuid; an existing uuid is an error (use ``replace``)."""
-        self._check_new(uuid)
-        records, failures = self._col.import_objects([DataObject(properties, uuid, vector)])
-        _raise_single(failures)
-        return records[0].uuid
-
-    async def ainsert(
-        self,
-        properties: Mapping[str, Any] | None = None,
-        *,
-        uuid: Any = None,
-        vector: Any = None,
-    ) -> str:
-        """Async :meth:`insert`."""
-        self._check_new(uuid)
-        records, failures = await self._col.aimport_objects([DataObject(properties, uuid, vector)])
-        _raise_single(failures)
-        return records[0].uuid
-
-    def _check_new(self, uuid: Any) -> None:
-        if uuid is not None and self.exists(validate_uuid(uuid)):
-            raise InvalidObjectError(
-                f"an object with uuid {str(uuid)!r} already exists; use data.replace() or data.update()"
-            )
-
-    def insert_many(self, objects: Sequence[DataObject | Mapping[str, Any]]) -> InsertManyReturn:
-        """Insert or replace many objects; valid ones are stored, invalid ones reported."""
-        records, failures = self._col.import_objects(_as_objects(objects))
-        return _insert_many_return(records, failures, len(objects))
-
-    async def ainsert_many(
-        self, objects: Sequence[DataObject | Mapping[str, Any]]
-    ) -> InsertManyReturn:
-        """Async :meth:`insert_many`."""
-        records, failures = await self._col.aimport_objects(_as_objects(objects))
-        return _insert_many_return(records, failures, len(objects))
-
-    def replace(
-        self, uuid: Any, properties: Mapping[str, Any] | None = None, *, vector: Any = None
-    ) -> None:
-        """Replace an existing object entirely (properties and vectors)."""
-        uid = validate_uuid(uuid)
-        if not self.exists(uid):
-            raise ObjectNotFoundError(
-                f"no object with uuid {uid!r} in {self._col.name!r}; use insert()"
-            )
-        _, failures = self._col.import_objects([DataObject(properties, uid, vector)])
-        _raise_single(failures)
-
-    def update(
-        self, uuid: Any, properties: Mapping[str, Any] | None = None, *, vector: Any = None
-    ) -> None:
-        """Merge ``properties`` into an existing object; vectors are kept unless given (or, for a
-        ``text2vec`` space, re-embedded when one of its source properties changed).
-        """
-        uid = validate_uuid(uuid)
-        current = self._col.backend.get([uid], include_vector=True)[0]
-        if current is None:
-            raise ObjectNotFoundError(f"no object with uuid {uid!r} in {self._col.name!r}")
-        merged = {**current.properties, **dict(properties or {})}
-        keep = dict(current.vectors)
-        config = self._col.config
-        for vec in config.vectors:
-            if vec.has_vectorizer and properties:
-                if any(name in properties for name in source_properties(vec, config)):
-                    keep.pop(vec.name, None)  # a source changed: embed again
-        _, failures = self._col.import_objects(
-            [DataObject(merged, uid, vector)], existing_vectors=[keep]
-        )
-        _raise_single(failures)
-
-    def delete_by_id(self, uuid: Any) -> bool:
-        """Delete one object; False when it did not exist."""
-        return self._col.backend.delete([validate_uuid(uuid)]) > 0
-
-    def delete_many(
-        self, where: FilterNode, *, dry_run: bool = False, verbose: bool = False
-    ) -> DeleteManyReturn:
-        """Delete every object matching ``where`` (a filter is required, as in Weaviate)."""
-        if where is None:
-            raise ConfigError(
-                "delete_many(where=...) needs a filter; to empty a collection, delete and recreate it"
-            )
-        uuids = self._col.backend.match(self._col.check_filter(where))
-        deleted = 0 if dry_run else self._col.backend.delete(uuids)
-        return DeleteManyReturn(
-            matches=len(uuids), successful=deleted, failed=0, uuids=uuids if verbose else []
-        )
-
-    def exists(self, uuid: Any) -> bool:
-        """Whether an object with this uuid exists."""
-        return self._col.backend.get([validate_uuid(uuid)], include_vector=False)[0] is not None
-
-
-def _insert_many_return(
-    records: Sequence[ObjectRecord], failures: Sequence[BatchFailure], n: int
-) -> InsertManyReturn:
-    failed = {f.index: f for f in failures}
-    out = InsertManyReturn(errors=failed)
-    it = iter(records)
-    for i in range(n):
-        if i not in failed:
-            out.uuids[i] = next(it).uuid
-    return out

@@ -1,18 +1,19 @@
-"""What the ``query`` and ``batch`` namespaces need of their collection.
+"""What the ``data``, ``query`` and ``batch`` namespaces need of their collection.
 
 :class:`~multivector.api.collection.Collection` builds both namespaces and satisfies this protocol;
-naming it here keeps the dependency one-way (collection -> query / batch -> handle).
+naming it here keeps the dependency one-way (collection -> data / query / batch -> handle).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from multivector._types import F32Array, MultiVectorEmbedder
 from multivector.api.ingest import DataObject
 from multivector.backends.protocol import CollectionBackend, ObjectRecord
 from multivector.results import BatchFailure
+from multivector.schema.query import FilterNode
 
 __all__ = ["CollectionHandle"]
 
@@ -28,10 +29,21 @@ class CollectionHandle(Protocol):
 
     def embedder(self, target_vector: str) -> MultiVectorEmbedder | None: ...
 
+    def check_filter(self, filters: FilterNode | None) -> FilterNode | None: ...
+
     def import_objects(
         self,
         objects: Sequence[DataObject],
         *,
         start_index: int = 0,
         existing_vectors: Sequence[Mapping[str, F32Array]] | None = None,
+        precondition: Callable[[], None] | None = None,
+    ) -> tuple[list[ObjectRecord], list[BatchFailure]]: ...
+
+    async def aimport_objects(
+        self,
+        objects: Sequence[DataObject],
+        *,
+        start_index: int = 0,
+        precondition: Callable[[], None] | None = None,
     ) -> tuple[list[ObjectRecord], list[BatchFailure]]: ...

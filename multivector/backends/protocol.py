@@ -9,6 +9,7 @@ and answers a :class:`SearchRequest` (the legs of one query and its filter) with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -149,6 +150,17 @@ class CollectionBackend(Protocol):
 
     def count(self) -> int:
         """Number of live objects."""
+        ...
+
+    def write_transaction(self) -> AbstractContextManager[None]:
+        """Exclusive write access from a write verb's first read to its commit (reentrant:
+        ``get`` / ``match`` / ``upsert`` / ``delete`` may run inside), so that read-modify-write
+        verbs are serialisable.
+        """
+        ...
+
+    def drop(self) -> None:
+        """Mark this handle's collection deleted: every later call raises CollectionNotFoundError."""
         ...
 
     def upsert(self, records: Sequence[ObjectRecord]) -> None:

@@ -163,7 +163,9 @@ class DurableClient:
                 "DELETE FROM collections WHERE id = ?",
             ):
                 conn.execute(statement, (cid,))
-        self._open.pop(name, None)
+        held = self._open.pop(name, None)
+        if held is not None:
+            held[1].drop()
         self._cache.drop(cid)
 
     def backup(self, dest: str | Path) -> None:

@@ -39,8 +39,10 @@ class EmbeddedClient:
         return {name: col.config for name, col in self._collections.items()}
 
     def delete_collection(self, name: str) -> None:
-        """Forget a collection."""
-        self._collections.pop(name, None)
+        """Forget a collection (handles to it raise from now on)."""
+        col = self._collections.pop(name, None)
+        if col is not None:
+            col.drop()
 
     def backup(self, dest: str | Path) -> None:
         """In-memory stores have nothing on disk to back up."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from multivector.backends.embedded.bm25_postings import BulkPostings
 from multivector.backends.embedded.reads import EmbeddedReads
 from multivector.backends.embedded.storage import CollectionStorage, Snapshot
 from multivector.backends.protocol import ObjectRecord, StoredObject
-from multivector.errors import ConfigError
+from multivector.errors import CollectionNotFoundError, ConfigError
 from multivector.schema.config import CollectionConfig, Tokenization
 from multivector.text.stopwords import Stopwords
 from multivector.text.tokenize import tokenize_value
@@ -62,6 +63,10 @@ class EmbeddedCollection(EmbeddedReads):
         self._bm25: dict[str, BM25Index] = {}
         self._ann = SpaceIndexes()  # approximate search (derived data)
         self._stopwords = Stopwords.from_config(config.inverted_index)
+        #: Set when the collection was deleted (here or by another client): every call raises.
+        self._dropped = False
+        #: Set when memory may lag the storage (applying a committed write failed): reload.
+        self._stale = False
         self._sync_indexes()
         if storage is not None:
             self._install(storage.snapshot())
@@ -86,20 +91,48 @@ class EmbeddedCollection(EmbeddedReads):
 
     def set_config(self, config: CollectionConfig) -> None:
         """Replace the configuration (persisted first when durable)."""
-        with self._lock:
+        with self.write_transaction():
             if self._storage is not None:
-                self._storage.prepare_write()
-                self._refresh()
                 self._storage.save_config(config)
             self._config = config
             self._sync_indexes()
 
+    @contextmanager
+    def write_transaction(self) -> Iterator[None]:
+        """Exclusive access from a write's first read to its commit: the collection lock (and,
+        when durable, the folder's write lock), with this process up to date. Every write verb
+        runs in one, so concurrent writes are serialisable; reads inside it are reentrant.
+        """
+        with self._lock:
+            if self._storage is not None:
+                self._storage.prepare_write()
+            self._refresh()
+            yield
+
+    def drop(self) -> None:
+        """Mark the collection deleted: every later call on it raises CollectionNotFoundError."""
+        with self._lock:
+            self._dropped = True
+
     # ---------------------------------------------------------------- storage
     def _refresh(self) -> None:
         """Apply what other processes committed since the last look (caller holds the lock)."""
+        if self._dropped:
+            raise CollectionNotFoundError(
+                f"collection {self._config.name!r} was deleted; open it again with "
+                f"client.collections.use({self._config.name!r}) if it was re-created"
+            )
         if self._storage is None:
             return
-        delta = self._storage.poll()
+        if self._stale:
+            self._install(self._storage.snapshot())
+            self._stale = False
+            return
+        try:
+            delta = self._storage.poll()
+        except CollectionNotFoundError:
+            self._dropped = True
+            raise
         if delta is None:
             return
         if delta.reload is not None:
@@ -193,10 +226,7 @@ class EmbeddedCollection(EmbeddedReads):
         """Insert or replace records atomically (storage first, then memory)."""
         if not records:
             return
-        with self._lock:
-            if self._storage is not None:
-                self._storage.prepare_write()
-                self._refresh()
+        with self.write_transaction():
             now = time.time()
             objects = []
             for rec in records:
@@ -211,25 +241,28 @@ class EmbeddedCollection(EmbeddedReads):
                         update_time=now,
                     )
                 )
-            if self._storage is not None:
-                self._storage.write(upserts=objects, deletes=[])
-            self._after_write(self._apply(objects, []))
+            self._commit(objects, [])
 
     def delete(self, uuids: Sequence[str]) -> int:
         """Delete objects atomically; returns how many existed."""
-        with self._lock:
-            if self._storage is not None:
-                self._storage.prepare_write()
-                self._refresh()
+        with self.write_transaction():
             present = list(dict.fromkeys(u for u in uuids if u in self._slot_of))
-            if not present:
-                return 0
-            if self._storage is not None:
-                self._storage.write(upserts=[], deletes=present)
-            self._after_write(self._apply([], present))
+            if present:
+                self._commit([], present)
             return len(present)
 
-    def _after_write(self, compacted: bool) -> None:
+    def _commit(self, upserts: Sequence[StoredObject], deletes: Sequence[str]) -> None:
+        """Write to storage, then apply in memory. Should applying fail after the commit, memory
+        is marked stale and reloaded from storage at the next call, never left behind.
+        """
+        if self._storage is not None:
+            self._storage.write(upserts=upserts, deletes=deletes)
+        try:
+            compacted = self._apply(upserts, deletes)
+        except BaseException:
+            if self._storage is not None:
+                self._stale = True
+            raise
         if compacted and self._storage is not None:
             self._storage.compact(prune_log=False)
 
@@ -288,10 +321,7 @@ class EmbeddedCollection(EmbeddedReads):
         """Drop dead slots from every index and renumber the live ones; a durable collection
         also gives the freed pages back to the file system and prunes its deletion log.
         """
-        with self._lock:
-            if self._storage is not None:
-                self._storage.prepare_write()
-                self._refresh()
+        with self.write_transaction():
             self._compact_locked()
             if self._storage is not None:
                 self._storage.compact(prune_log=True)

@@ -98,7 +98,9 @@ class QdrantClientBackend(QdrantStore):
     def delete_collection(self, name: str) -> None:
         """Delete a collection's points and its configuration."""
         meta = self._all_meta().get(name)
-        self._handles.pop(name, None)
+        handle = self._handles.pop(name, None)
+        if handle is not None:
+            handle.drop()
         if meta is None:
             return
         from qdrant_client import models

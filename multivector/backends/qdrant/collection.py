@@ -10,14 +10,15 @@ BM25 runs over one sparse vector with ``Modifier.IDF`` and is rescored exactly c
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qdrant_client import models
 
-from multivector._types import F32Array
 from multivector.backends.protocol import Hit, ObjectRecord, SearchRequest
 from multivector.backends.qdrant.bm25 import (
     SPARSE_VECTOR,
@@ -30,7 +31,6 @@ from multivector.backends.qdrant.keyword import TermStats, keyword_search
 from multivector.backends.qdrant.payload import (
     BM25_KEY,
     CREATED_KEY,
-    ID_KEY,
     SEQ_KEY,
     TERMS_KEY,
     object_payload,
@@ -38,7 +38,7 @@ from multivector.backends.qdrant.payload import (
 )
 from multivector.backends.qdrant.read_view import QdrantReadView
 from multivector.backends.qdrant.reads import NOTHING, PAGE, QdrantReads
-from multivector.errors import ConfigError
+from multivector.errors import CollectionNotFoundError, ConfigError
 from multivector.schema.config import CollectionConfig
 from multivector.schema.query import BM25OperatorSpec
 from multivector.text.stopwords import Stopwords
@@ -56,10 +56,37 @@ class QdrantCollection(QdrantReads):
         self._owner = owner
         self._meta = meta
         self._qc = owner.qdrant
-        self._call = owner.caller.call
+        self._call = self._guarded_call
         self._stopwords = Stopwords.from_config(meta.config.inverted_index)
         self._next_seq: int | None = None
         self._stats = TermStats(scan_terms=self._scan_terms, count_term=self._count_term)
+        #: Serialises this process's writes to the collection (read-modify-write included).
+        self._write_lock = threading.RLock()
+        self._dropped = False
+
+    def _check_alive(self) -> None:
+        if self._dropped:
+            raise CollectionNotFoundError(
+                f"collection {self._meta.config.name!r} was deleted; open it again with "
+                f"client.collections.use({self._meta.config.name!r}) if it was re-created"
+            )
+
+    def _guarded_call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check_alive()
+        return self._owner.caller.call(what, fn, *args, **kwargs)
+
+    def drop(self) -> None:
+        """Mark the collection deleted: every later call on this handle raises."""
+        self._dropped = True
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[None]:
+        """Exclusive access for one write verb in this process (Qdrant has no transactions
+        across requests: writers in other processes are not serialised with this one).
+        """
+        with self._write_lock:
+            self._check_alive()
+            yield
 
     # ----------------------------------------------------------------- config
     @property
@@ -79,6 +106,11 @@ class QdrantCollection(QdrantReads):
 
     def set_config(self, config: CollectionConfig) -> None:
         """Replace the configuration; new vector dimensions reshape the Qdrant collection."""
+        with self._write_lock:
+            self._set_config(config)
+
+    def _set_config(self, config: CollectionConfig) -> None:
+
         wanted = set(self._owner.vector_params(config))
         if not wanted <= set(self._owner.vector_params(self._meta.config)):
             if self.count() == 0:
@@ -151,6 +183,11 @@ class QdrantCollection(QdrantReads):
 
     def upsert(self, records: Sequence[ObjectRecord]) -> None:
         """Insert or replace records with batched, retried upserts (one request per batch)."""
+        with self._write_lock:
+            self._upsert(records)
+
+    def _upsert(self, records: Sequence[ObjectRecord]) -> None:
+
         latest = {rec.uuid: rec for rec in records}  # a repeated uuid: the last one wins
         if not latest:
             return
@@ -221,6 +258,11 @@ class QdrantCollection(QdrantReads):
 
     def delete(self, uuids: Sequence[str]) -> int:
         """Delete objects; returns how many existed."""
+        with self._write_lock:
+            return self._delete(uuids)
+
+    def _delete(self, uuids: Sequence[str]) -> int:
+
         pids = list(dict.fromkeys(point_id(u) for u in uuids))
         self._refresh_meta()
         old = self._old_points(pids)
@@ -247,53 +289,6 @@ class QdrantCollection(QdrantReads):
         """Nothing to do: Qdrant's optimizers vacuum deleted points themselves."""
 
     # ---------------------------------------------------------------- searches
-    def _vector_query(
-        self, target: str, query: F32Array, *, limit: int, native: models.Filter | None
-    ) -> list[Hit]:
-        vec = self.config.vector(target)
-        kwargs: dict[str, Any] = {}
-        if not self._owner.local:
-            exact = vec is None or vec.index.kind != "hnsw"
-            kwargs["search_params"] = models.SearchParams(exact=exact)
-        response = self._call(
-            "vector search",
-            self._qc.query_points,
-            self.physical_name,
-            query=np.asarray(query, dtype=np.float32).tolist(),
-            using=target,
-            query_filter=native,
-            limit=limit,
-            with_payload=[ID_KEY],
-            **kwargs,
-        )
-        return [Hit(str((p.payload or {}).get(ID_KEY)), float(p.score)) for p in response.points]
-
-    def _check_target(self, target: str) -> bool:
-        if self.config.vector(target) is None:
-            raise ConfigError(f"unknown vector {target!r}")
-        return target in self._owner.vector_params(self.config)
-
-    def _vector_hits(
-        self, target_vector: str, query: F32Array, *, limit: int, native: models.Filter | None
-    ) -> list[Hit]:
-        """Exact MaxSim top-``limit`` (Qdrant scores, ties broken by uuid)."""
-        if not self._check_target(target_vector) or limit <= 0 or native is NOTHING:
-            return []
-        hits = self._vector_query(target_vector, query, limit=limit + 8, native=native)
-        return sorted(hits, key=lambda h: (-h.score, h.uuid))[:limit]
-
-    def vector_scores(
-        self, target_vector: str, query: F32Array, uuids: Sequence[str]
-    ) -> list[float | None]:
-        """Exact MaxSim of ``query`` against each listed object (None: missing or no vector)."""
-        if not uuids or not self._check_target(target_vector):
-            return [None] * len(uuids)
-        pids = list(dict.fromkeys(point_id(u) for u in uuids))
-        native = models.Filter(must=[models.HasIdCondition(has_id=pids)])  # type: ignore[arg-type]
-        hits = self._vector_query(target_vector, query, limit=len(pids), native=native)
-        scores = {h.uuid: h.score for h in hits}
-        return [scores.get(u) for u in uuids]
-
     def _keyword_hits(
         self,
         query: str,

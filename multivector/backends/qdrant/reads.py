@@ -16,7 +16,7 @@ import numpy as np
 from qdrant_client import models
 
 from multivector._types import F32Array
-from multivector.backends.protocol import StoredObject
+from multivector.backends.protocol import Hit, StoredObject
 from multivector.backends.qdrant.bm25 import SPARSE_VECTOR
 from multivector.backends.qdrant.filters import translate
 from multivector.backends.qdrant.payload import (
@@ -28,6 +28,7 @@ from multivector.backends.qdrant.payload import (
     decode_properties,
     point_id,
 )
+from multivector.errors import ConfigError
 from multivector.schema.config import CollectionConfig
 from multivector.schema.filter_match import matches
 from multivector.schema.query import FilterNode
@@ -96,6 +97,53 @@ class QdrantReads(ABC):
             )
             by_id.update({str(p.id): p for p in found})
         return [self._stored(by_id[pid], include_vector) if pid in by_id else None for pid in pids]
+
+    def _vector_query(
+        self, target: str, query: F32Array, *, limit: int, native: models.Filter | None
+    ) -> list[Hit]:
+        vec = self.config.vector(target)
+        kwargs: dict[str, Any] = {}
+        if not self._owner.local:
+            exact = vec is None or vec.index.kind != "hnsw"
+            kwargs["search_params"] = models.SearchParams(exact=exact)
+        response = self._call(
+            "vector search",
+            self._qc.query_points,
+            self.physical_name,
+            query=np.asarray(query, dtype=np.float32).tolist(),
+            using=target,
+            query_filter=native,
+            limit=limit,
+            with_payload=[ID_KEY],
+            **kwargs,
+        )
+        return [Hit(str((p.payload or {}).get(ID_KEY)), float(p.score)) for p in response.points]
+
+    def _check_target(self, target: str) -> bool:
+        if self.config.vector(target) is None:
+            raise ConfigError(f"unknown vector {target!r}")
+        return target in self._owner.vector_params(self.config)
+
+    def _vector_hits(
+        self, target_vector: str, query: F32Array, *, limit: int, native: models.Filter | None
+    ) -> list[Hit]:
+        """Exact MaxSim top-``limit`` (Qdrant scores, ties broken by uuid)."""
+        if not self._check_target(target_vector) or limit <= 0 or native is NOTHING:
+            return []
+        hits = self._vector_query(target_vector, query, limit=limit + 8, native=native)
+        return sorted(hits, key=lambda h: (-h.score, h.uuid))[:limit]
+
+    def vector_scores(
+        self, target_vector: str, query: F32Array, uuids: Sequence[str]
+    ) -> list[float | None]:
+        """Exact MaxSim of ``query`` against each listed object (None: missing or no vector)."""
+        if not uuids or not self._check_target(target_vector):
+            return [None] * len(uuids)
+        pids = list(dict.fromkeys(point_id(u) for u in uuids))
+        native = models.Filter(must=[models.HasIdCondition(has_id=pids)])  # type: ignore[arg-type]
+        hits = self._vector_query(target_vector, query, limit=len(pids), native=native)
+        scores = {h.uuid: h.score for h in hits}
+        return [scores.get(u) for u in uuids]
 
     def _scan(
         self, native: models.Filter | None, payload: list[str], with_vectors: bool | list[str]
