@@ -111,10 +111,12 @@ def test_a_write_racing_a_delete_never_undoes_it(docs: multivector.Collection, v
     bad = []
     for i in range(PAIRS):
         uid = _new(docs, i)
-        if verb == "update":
-            write: Callable[[], Any] = lambda uid=uid: docs.data.update(uid, {"a": "changed"})
-        else:
-            write = lambda uid=uid: docs.data.replace(uid, {"a": "new"}, vector={"mv": VEC})
+
+        def write(uid: str = uid) -> Any:
+            if verb == "update":
+                return docs.data.update(uid, {"a": "changed"})
+            return docs.data.replace(uid, {"a": "new"}, vector={"mv": VEC})
+
         r_write, r_delete = _pair(write, lambda uid=uid: docs.data.delete_by_id(uid))
         # Serial orders: write then delete (write ok, delete True) or delete then write
         # (delete True, write raises ObjectNotFoundError). Either way the object is gone.
