@@ -22,6 +22,7 @@ __all__ = [
     "MatrixLike",
     "MultiVectorEmbedder",
     "StrEnum",
+    "TokenOffsetsEmbedder",
 ]
 
 F32Array: TypeAlias = npt.NDArray[np.float32]
@@ -64,3 +65,17 @@ class AsyncMultiVectorEmbedder(MultiVectorEmbedder, Protocol):
     async def aembed_documents(self, texts: Sequence[str]) -> list[Matrix]: ...
 
     async def aembed_query(self, text: str) -> Matrix: ...
+
+
+@runtime_checkable
+class TokenOffsetsEmbedder(Protocol):
+    """An embedder that knows its tokenizer: it maps each row of a text's matrix to characters.
+
+    ``token_offsets(texts)`` returns, per text, an int64 ``[n_tokens, 2]`` array of
+    ``(start, end)`` character offsets (Python ``str`` indices, end exclusive), row for row the
+    matrix the embedder returns for that text; a marker token that covers no character (such as
+    ``[CLS]``) has ``start == end``. Late-interaction highlights use it to show which words of a
+    hit matched the query.
+    """
+
+    def token_offsets(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]: ...

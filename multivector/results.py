@@ -13,6 +13,7 @@ __all__ = [
     "Object",
     "QueryReturn",
     "ScoreExplanation",
+    "TokenHighlight",
 ]
 
 
@@ -34,10 +35,17 @@ class LegExplanation:
 
 @dataclass(frozen=True)
 class ScoreExplanation:
-    """How a fused score was made; ``str()`` gives Weaviate-style text."""
+    """How a fused score was made; ``str()`` gives Weaviate-style text.
+
+    ``alpha`` is the vector leg's weight used for this query (set by ``adaptive`` fusion, whose
+    weight differs per query; each leg's ``weight`` says the same); ``details`` the inputs it was
+    derived from (the requested alpha and the query features), as ``(name, value)`` pairs.
+    """
 
     fusion: str
     legs: tuple[LegExplanation, ...] = ()
+    alpha: float | None = None
+    details: tuple[tuple[str, float], ...] = ()
 
     def leg(self, name: str) -> LegExplanation | None:
         """The part of leg ``name`` ("vector" / "keyword"), None when the hit did not come from it."""
@@ -52,9 +60,35 @@ class ScoreExplanation:
             f"weight={leg.weight:.6g} rank={leg.rank} contribution={leg.contribution:.6g}"
             for leg in self.legs
         ]
-        return (
-            f"Hybrid ({self.fusion}): " + "; ".join(parts) if parts else f"Hybrid ({self.fusion})"
-        )
+        head = self.fusion
+        if self.alpha is not None:
+            inputs = "".join(f", {name}={value:.6g}" for name, value in self.details)
+            head += f", alpha={self.alpha:.6g}{inputs}"
+        return f"Hybrid ({head}): " + "; ".join(parts) if parts else f"Hybrid ({head})"
+
+
+@dataclass(frozen=True)
+class TokenHighlight:
+    """The document token that matched one query token best (late interaction's argmax).
+
+    ``query_token`` / ``doc_token`` are row indices of the query and document matrices and
+    ``score`` their dot product (this query token's MaxSim term). ``start`` / ``end`` are
+    character offsets (Python ``str`` indices, end exclusive) into the source text of the hit:
+    the value of ``property`` (or its ``element``-th item for a text array); ``text`` is that
+    span and ``query_text`` the query token's own span in the query. Offsets are None where the
+    embedder gives no character map (a self-provided space) or the token is a marker such as
+    ``[CLS]`` that covers no character.
+    """
+
+    query_token: int
+    doc_token: int
+    score: float
+    start: int | None = None
+    end: int | None = None
+    text: str | None = None
+    property: str | None = None
+    element: int | None = None
+    query_text: str | None = None
 
 
 @dataclass
@@ -66,6 +100,8 @@ class MetadataReturn:
     explain_score: ScoreExplanation | None = None
     creation_time: _dt.datetime | None = None
     last_update_time: _dt.datetime | None = None
+    #: Only with ``MetadataQuery(highlights=True)``: one entry per query token, query order.
+    highlights: list[TokenHighlight] | None = None
 
 
 @dataclass

@@ -22,6 +22,7 @@ from multivector.api.results import (
     query_return,
     to_object,
     vector_metadata,
+    wants_highlights,
 )
 from multivector.embeddings.calls import aembed_query, embed_query
 from multivector.errors import ConfigError
@@ -103,6 +104,7 @@ class QueryAPI:
         return_metadata: MetadataQuery | None = None,
     ) -> QueryReturn:
         """Objects in insertion order (all of them when ``limit`` is None), optionally filtered."""
+        wants_highlights(return_metadata, "fetch_objects")
         plan = fetch_plan(
             self._col.backend.known_config,
             limit=limit,
@@ -180,6 +182,7 @@ class QueryAPI:
             auto_limit=auto_limit,
             include_vector=include_vector,
             return_properties=return_properties,
+            highlights=wants_highlights(return_metadata, "near_vector"),
         )
         return self._vector_return(plan.bind(near_vector))
 
@@ -211,9 +214,11 @@ class QueryAPI:
             auto_limit=auto_limit,
             include_vector=include_vector,
             return_properties=return_properties,
+            highlights=wants_highlights(return_metadata, "near_text"),
         )
-        matrix = embed_query(self._embedder(plan.space), query_text(query))
-        return self._vector_return(plan.bind(matrix))
+        text = query_text(query)
+        matrix = embed_query(self._embedder(plan.space), text)
+        return self._vector_return(plan.bind(matrix, text))
 
     async def anear_text(
         self,
@@ -241,9 +246,11 @@ class QueryAPI:
             auto_limit=auto_limit,
             include_vector=include_vector,
             return_properties=return_properties,
+            highlights=wants_highlights(return_metadata, "near_text"),
         )
-        matrix = await aembed_query(self._embedder(plan.space), query_text(query))
-        return await asyncio.to_thread(self._vector_return, plan.bind(matrix))
+        text = query_text(query)
+        matrix = await aembed_query(self._embedder(plan.space), text)
+        return await asyncio.to_thread(self._vector_return, plan.bind(matrix, text))
 
     # ---------------------------------------------------------------- bm25
     def bm25(
@@ -261,6 +268,7 @@ class QueryAPI:
         return_metadata: MetadataQuery | None = None,
     ) -> QueryReturn:
         """BM25 keyword search; ``query_properties`` accepts boosts such as ``["title^2", "text"]``."""
+        wants_highlights(return_metadata, "bm25")
         plan = keyword_plan(
             self._col.backend.known_config,
             query,
@@ -299,7 +307,12 @@ class QueryAPI:
         return_properties: Sequence[str] | None = None,
         return_metadata: MetadataQuery | None = None,
     ) -> QueryReturn:
-        """Weaviate-style hybrid search: MaxSim leg (weight ``alpha``) fused with BM25 (``1 - alpha``)."""
+        """Weaviate-style hybrid search: MaxSim leg (weight ``alpha``) fused with BM25 (``1 - alpha``).
+
+        ``fusion_type``: ``relative_score`` (default, Weaviate's), ``ranked`` (Weaviate's
+        reciprocal rank fusion) or ``adaptive`` (relative_score with a per-query alpha centred
+        on ``alpha``; see ``docs/evaluation.md``).
+        """
         plan = self._hybrid_plan(
             query,
             alpha=alpha,
@@ -314,6 +327,7 @@ class QueryAPI:
             bm25_operator=bm25_operator,
             include_vector=include_vector,
             return_properties=return_properties,
+            highlights=wants_highlights(return_metadata, "hybrid"),
         )
         return self._hybrid_return(self._bind_text(plan, query, vector))
 
@@ -353,6 +367,7 @@ class QueryAPI:
             bm25_operator=bm25_operator,
             include_vector=include_vector,
             return_properties=return_properties,
+            highlights=wants_highlights(return_metadata, "hybrid"),
         )
         bound = await self._abind_text(plan, query, vector)
         return await asyncio.to_thread(self._hybrid_return, bound)

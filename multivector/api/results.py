@@ -11,15 +11,18 @@ import datetime as _dt
 from collections.abc import Callable, Sequence
 
 from multivector.backends.protocol import Hit, StoredObject
+from multivector.errors import ConfigError
 from multivector.results import (
     LegExplanation,
     MetadataReturn,
     Object,
     QueryReturn,
     ScoreExplanation,
+    TokenHighlight,
 )
 from multivector.retrieval.fusion import KEYWORD_LEG, VECTOR_LEG
 from multivector.retrieval.plan import Returns
+from multivector.schema.query import MetadataQuery
 
 __all__ = [
     "hybrid_metadata",
@@ -27,6 +30,7 @@ __all__ = [
     "query_return",
     "to_object",
     "vector_metadata",
+    "wants_highlights",
 ]
 
 Metadata = Callable[[int, Hit], MetadataReturn]
@@ -70,9 +74,13 @@ def query_return(
     )
 
 
+def _highlights(hit: Hit) -> list[TokenHighlight] | None:
+    return None if hit.highlights is None else list(hit.highlights)
+
+
 def vector_metadata(_: int, hit: Hit) -> MetadataReturn:
     """MaxSim hit: ``distance`` is -MaxSim (Weaviate's multi-vector convention)."""
-    return MetadataReturn(distance=-hit.score, score=hit.score)
+    return MetadataReturn(distance=-hit.score, score=hit.score, highlights=_highlights(hit))
 
 
 def keyword_metadata(offset: int) -> Metadata:
@@ -92,4 +100,30 @@ def hybrid_metadata(_: int, hit: Hit) -> MetadataReturn:
         distance=-vec.raw_score if vec is not None else None,
         score=hit.score,
         explain_score=hit.explanation,
+        highlights=_highlights(hit),
     )
+
+
+def wants_highlights(return_metadata: object, verb: str) -> bool:
+    """Whether ``return_metadata`` asks for highlights (a MetadataQuery, a list of field names
+    such as ``["score", "highlights"]``, or None); ``verb`` without a vector leg rejects them.
+    """
+    if return_metadata is None:
+        return False
+    if isinstance(return_metadata, MetadataQuery):
+        wanted = return_metadata.highlights
+    elif isinstance(return_metadata, (list, tuple)) and all(
+        isinstance(f, str) for f in return_metadata
+    ):
+        wanted = "highlights" in return_metadata
+    else:
+        raise ConfigError(
+            f"return_metadata must be a MetadataQuery or a list of field names, got "
+            f"{type(return_metadata).__name__}; e.g. MetadataQuery(highlights=True)"
+        )
+    if wanted and verb in ("bm25", "fetch_objects"):
+        raise ConfigError(
+            f"{verb}() has no query matrix, so it cannot return late-interaction highlights; "
+            "use near_text(), near_vector() or hybrid() with MetadataQuery(highlights=True)"
+        )
+    return wanted

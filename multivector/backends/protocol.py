@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from multivector.results import ScoreExplanation
+from multivector.results import ScoreExplanation, TokenHighlight
 from multivector.schema.config import CollectionConfig
 from multivector.schema.query import BM25OperatorSpec, FilterNode
 
@@ -64,13 +64,15 @@ class Hit(NamedTuple):
     """A search hit, the one hit type from a backend's leg to the public result.
 
     ``score`` is the leg's raw score (MaxSim or BM25, higher is better) or, after fusion, the
-    fused score with its ``explanation``; ``obj`` is the object once the view attached it.
+    fused score with its ``explanation``; ``obj`` is the object once the view attached it;
+    ``highlights`` the late-interaction highlights once retrieval computed them (when asked).
     """
 
     uuid: str
     score: float
     explanation: ScoreExplanation | None = None
     obj: StoredObject | None = None
+    highlights: tuple[TokenHighlight, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -326,6 +326,23 @@ class MiniLMTokenEmbedder:
             matrix /= np.maximum(norms, np.float32(1e-12))
         return matrix
 
+    def token_offsets(self, texts: Sequence[str]) -> list[I64Array]:
+        """Per text, the ``(start, end)`` character span of each row of its matrix.
+
+        An int64 ``[n_tokens, 2]`` array, row for row what :meth:`embed_documents` returns for
+        the same text (same tokenizer, same truncation): offsets are Python ``str`` indices, end
+        exclusive; ``[CLS]`` and ``[SEP]`` cover no character (``start == end``). Only the
+        tokenizer runs (no forward pass), so highlights cost little.
+        """
+        _, tokenizer = self._load()
+        out = []
+        for encoding in tokenizer.encode_batch(_check_texts(texts)):
+            spans = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+            special = np.asarray(encoding.special_tokens_mask, dtype=np.bool_)
+            spans[special] = 0
+            out.append(spans)
+        return out
+
     def embed_documents(self, texts: Sequence[str]) -> list[Matrix]:
         """One float32 ``[n_tokens, 384]`` matrix per text, in input order.
 

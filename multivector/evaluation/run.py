@@ -30,8 +30,10 @@ import numpy as np
 from multivector._checks import check_int
 from multivector._progress import Progress
 from multivector.errors import ConfigError
+from multivector.evaluation.bootstrap import DEFAULT_RESAMPLES, Comparison, compare
 from multivector.evaluation.files import EvalQuery, load_corpus, load_qrels, load_queries
 from multivector.evaluation.metrics import Metrics, mean_metrics, score_ranking
+from multivector.evaluation.table import render_table
 from multivector.retrieval.retriever import RetrievedHit, Retriever, SearchMode
 from multivector.schema.query import HybridFusion
 
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from multivector.api.collection import Collection
 
 __all__ = [
+    "ALL_FUSIONS",
     "DEFAULT_ALPHAS",
     "ConfigResult",
     "EvalQuery",
@@ -52,6 +55,8 @@ __all__ = [
     "search_configs",
 ]
 
+#: Every hybrid fusion, Weaviate's two and ours (what the command line compares by default).
+ALL_FUSIONS: tuple[HybridFusion, ...] = tuple(HybridFusion)
 #: Hybrid alphas tried by default (0 = pure keyword, 1 = pure vector).
 DEFAULT_ALPHAS: tuple[float, ...] = (0.25, 0.5, 0.75)
 DEFAULT_MODES: tuple[str, ...] = ("vector", "keyword", "hybrid")
@@ -102,6 +107,21 @@ class EvaluationReport:
     n_queries: int
     groups: tuple[str, ...] = ()
     skipped_queries: tuple[str, ...] = ()
+    #: The group of every evaluated query (None: ungrouped), for per-group comparisons.
+    query_groups: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    def compare(
+        self, candidate: str, reference: str, *, n_resamples: int = DEFAULT_RESAMPLES
+    ) -> Comparison:
+        """The nDCG of configuration ``candidate`` minus ``reference``: the paired bootstrap
+        interval over queries, the difference per group, and how many queries each wins.
+        """
+        return compare(
+            (candidate, {q: m.ndcg for q, m in self.result(candidate).per_query.items()}),
+            (reference, {q: m.ndcg for q, m in self.result(reference).per_query.items()}),
+            self.query_groups,
+            n_resamples=n_resamples,
+        )
 
     def result(self, label: str) -> ConfigResult:
         """The result of the configuration called ``label`` (see :attr:`SearchConfig.label`)."""
@@ -118,26 +138,27 @@ class EvaluationReport:
             raise ConfigError(f"metric must be 'ndcg', 'recall' or 'mrr', got {metric!r}")
         return max(self.results, key=lambda r: float(getattr(r.metrics, metric)))
 
-    def format_table(self) -> str:
-        """A plain-text table: one row per configuration, nDCG/recall/MRR and nDCG per group."""
-        k = self.k
-        head = ["configuration", f"nDCG@{k}", f"R@{k}", f"MRR@{k}"]
-        head += [f"nDCG {g}" for g in self.groups]
-        rows = [head]
-        for res in self.results:
-            m = res.metrics
-            row = [res.config.label, f"{m.ndcg:.3f}", f"{m.recall:.3f}", f"{m.mrr:.3f}"]
-            row += [f"{res.groups[g].ndcg:.3f}" if g in res.groups else "-" for g in self.groups]
-            rows.append(row)
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = [
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths))
-            )
-            for row in rows
-        ]
-        lines.insert(1, "  ".join("-" * w for w in widths))
+    def format_table(
+        self,
+        *,
+        intervals: bool = False,
+        reference: str | None = None,
+        n_resamples: int = DEFAULT_RESAMPLES,
+    ) -> str:
+        """A plain-text table: one row per configuration, nDCG/recall/MRR and nDCG per group.
+
+        ``intervals=True`` adds each configuration's 95% bootstrap interval of nDCG and, with
+        ``reference`` (a configuration label), the paired difference to it with its interval.
+        """
+        ref = self.result(reference) if reference is not None else None
+        lines = render_table(
+            self.k,
+            self.results,
+            self.groups,
+            intervals=intervals,
+            reference=ref,
+            n_resamples=n_resamples,
+        )
         sizes = ", ".join(
             f"{g}: {self.results[0].groups[g].n_queries}"
             for g in self.groups
@@ -213,7 +234,7 @@ def _fusion(value: object) -> HybridFusion:
         return HybridFusion(value)
     except ValueError:
         raise ConfigError(
-            f"unknown fusion type {value!r}; use 'relative_score' or 'ranked'"
+            f"unknown fusion type {value!r}; use 'relative_score', 'ranked' or 'adaptive'"
         ) from None
 
 
@@ -304,7 +325,12 @@ def evaluate(
             ConfigResult(config, mean_metrics(list(per_query.values())), by_group, per_query)
         )
     return EvaluationReport(
-        k=k, results=tuple(results), n_queries=len(run), groups=groups, skipped_queries=skipped
+        k=k,
+        results=tuple(results),
+        n_queries=len(run),
+        groups=groups,
+        skipped_queries=skipped,
+        query_groups={q.id: q.group for q in run},
     )
 
 

@@ -5,20 +5,79 @@ These functions know nothing of ids or text; the caller maps objects to position
 - :func:`min_max_normalize`: ``relative_score`` fusion scales each leg to ``[0, 1]``.
 - :func:`ranked_contributions`: ``ranked`` fusion gives the result at 0-based rank ``r`` of a leg
   ``weight / (r + 60)``.
+- :func:`adaptive_alpha`: the per-query alpha of ``adaptive`` fusion (a logistic model of two
+  query features, fitted on the wiki-dev set; its constants are :data:`ADAPTIVE_MODEL`).
 - :func:`autocut`: Weaviate's autocut, which keeps results up to the ``cut_off``-th jump.
 """
 
 from __future__ import annotations
+
+import math
+from typing import NamedTuple
 
 import numpy as np
 
 from multivector._types import F64Array
 from multivector.errors import ConfigError
 
-__all__ = ["RANKED_FUSION_K", "autocut", "min_max_normalize", "ranked_contributions"]
+__all__ = [
+    "ADAPTIVE_MODEL",
+    "RANKED_FUSION_K",
+    "AdaptiveModel",
+    "adaptive_alpha",
+    "autocut",
+    "min_max_normalize",
+    "ranked_contributions",
+]
 
 #: The constant of reciprocal rank fusion (Weaviate and the RRF paper use 60).
 RANKED_FUSION_K = 60
+
+
+class AdaptiveModel(NamedTuple):
+    """``alpha_q = sigmoid(logit(alpha) + intercept + terms * ln(1 + n_terms) + capitalised * c)``."""
+
+    intercept: float
+    terms: float
+    capitalised: float
+
+
+#: Fitted on wiki-dev (267 queries) by maximising mean nDCG@10 of relative_score fusion with
+#: MiniLM token embeddings and Weaviate BM25 at alpha 0.75; 5-fold cross-validation (10
+#: repetitions) in ``docs/evaluation.md``. Longer and capitalised queries lean to the vector leg.
+ADAPTIVE_MODEL = AdaptiveModel(intercept=-2.13, terms=1.08, capitalised=0.94)
+
+
+def adaptive_alpha(
+    alpha: float, n_terms: int, capitalised: float, model: AdaptiveModel = ADAPTIVE_MODEL
+) -> float:
+    """The vector leg's weight for one query under ``adaptive`` fusion.
+
+    ``alpha`` (in ``[0, 1]``) is the centre: ``logit(alpha)`` is shifted by the model's linear
+    function of ``ln(1 + n_terms)`` (the query's BM25 terms, stopwords removed) and
+    ``capitalised`` (the share of its words starting with a capital letter, in ``[0, 1]``).
+    ``alpha`` 0 and 1 are returned unchanged (pure keyword, pure vector).
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ConfigError(f"adaptive_alpha: alpha must be a number within [0, 1], got {alpha!r}")
+    if isinstance(n_terms, bool) or not isinstance(n_terms, (int, np.integer)) or n_terms < 0:
+        raise ConfigError(f"adaptive_alpha: n_terms must be an int >= 0, got {n_terms!r}")
+    if not 0.0 <= capitalised <= 1.0:
+        raise ConfigError(
+            f"adaptive_alpha: capitalised must be a share within [0, 1], got {capitalised!r}"
+        )
+    if alpha in (0, 1):
+        return float(alpha)
+    z = (
+        math.log(alpha / (1.0 - alpha))
+        + model.intercept
+        + model.terms * math.log1p(int(n_terms))
+        + model.capitalised * float(capitalised)
+    )
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
 
 
 def min_max_normalize(scores: F64Array) -> F64Array:

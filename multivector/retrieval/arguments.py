@@ -40,7 +40,8 @@ def check_fusion(fusion_type: object) -> HybridFusion:
         return HybridFusion(fusion_type)
     except ValueError:
         raise ConfigError(
-            f"unknown fusion_type {fusion_type!r}; use HybridFusion.RELATIVE_SCORE or HybridFusion.RANKED"
+            f"unknown fusion_type {fusion_type!r}; use HybridFusion.RELATIVE_SCORE, "
+            "HybridFusion.RANKED or HybridFusion.ADAPTIVE"
         ) from None
 
 
@@ -101,8 +102,9 @@ def hybrid_args(
     check_int("offset", offset, 0)
     if auto_limit is not None:
         check_int("auto_limit", auto_limit, 1)
-        if fusion is not HybridFusion.RELATIVE_SCORE:
+        if fusion is HybridFusion.RANKED:
             raise ConfigError(
-                "auto_limit is only supported with fusion_type=HybridFusion.RELATIVE_SCORE"
+                "auto_limit is not supported with fusion_type=HybridFusion.RANKED; use "
+                "HybridFusion.RELATIVE_SCORE or HybridFusion.ADAPTIVE"
             )
     return a, fusion

@@ -26,6 +26,7 @@ from multivector.backends.protocol import (
 from multivector.errors import ConfigError
 from multivector.kernels.fusion import autocut
 from multivector.retrieval.fusion import HYBRID_POOL, VECTOR_LEG, fuse_legs
+from multivector.retrieval.highlights import attach_highlights
 from multivector.retrieval.plan import HybridPlan, KeywordPlan, Page, Returns, VectorPlan
 
 __all__ = ["ATTEMPTS", "run_hybrid", "run_keyword", "run_vector"]
@@ -51,10 +52,24 @@ def _run(
     result: list[Hit] = []
     for _ in range(ATTEMPTS):
         view = backend.search(request)
-        result = view.objects(rank(view), include_vector=returns.vectors)
+        result = view.objects(rank(view), include_vector=returns.vectors or returns.highlights)
         if all(h.obj is not None for h in result):
             return result
     return [h for h in result if h.obj is not None]
+
+
+def _highlighted(
+    backend: CollectionBackend, hits: list[Hit], plan: VectorPlan | HybridPlan
+) -> list[Hit]:
+    if not plan.returns.highlights or plan.space is None:
+        return hits
+    return attach_highlights(
+        hits,
+        space=plan.space,
+        config=backend.known_config,
+        query=_matrix(plan),
+        query_text=plan.text,
+    )
 
 
 def _matrix(plan: VectorPlan | HybridPlan) -> np.ndarray:
@@ -75,7 +90,7 @@ def run_vector(backend: CollectionBackend, plan: VectorPlan) -> list[Hit]:
             hits = [h for h in hits if -h.score <= plan.distance]
         return page_hits(hits, plan.page)
 
-    return _run(backend, request, rank, plan.returns)
+    return _highlighted(backend, _run(backend, request, rank, plan.returns), plan)
 
 
 def run_keyword(backend: CollectionBackend, plan: KeywordPlan) -> list[Hit]:
@@ -105,12 +120,18 @@ def run_hybrid(backend: CollectionBackend, plan: HybridPlan) -> list[Hit]:
         vector_hits = view.vector_hits if plan.alpha > 0 else None
         if vector_hits is not None and cutoff is not None:
             vector_hits = [h for h in vector_hits if -h.score <= cutoff]
-        fused = fuse_legs(vector_hits, view.keyword_hits, alpha=plan.alpha, fusion=plan.fusion)
+        fused = fuse_legs(
+            vector_hits,
+            view.keyword_hits,
+            alpha=plan.alpha,
+            fusion=plan.fusion,
+            features=plan.features,
+        )
         if cutoff is not None and vector is not None:
             fused = _within_distance(view, fused, cutoff)
         return page_hits(fused, plan.page)
 
-    return _run(backend, request, rank, plan.returns)
+    return _highlighted(backend, _run(backend, request, rank, plan.returns), plan)
 
 
 def _within_distance(view: ReadView, fused: list[Hit], cutoff: float) -> list[Hit]:

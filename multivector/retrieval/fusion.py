@@ -4,6 +4,11 @@ The legs are unioned; the vector leg weighs ``alpha`` and the keyword leg ``1 - 
 ``relative_score`` min-max normalises each leg over its own candidate pool (all-equal scores
 normalise to 1); ``ranked`` adds ``weight / (rank + 60)`` with ranks counted from 0. Ties break by
 raw vector score, then raw keyword score, then uuid. Every fused hit keeps its explanation.
+
+``adaptive`` is ``relative_score`` with a per-query vector weight
+(:func:`~multivector.kernels.fusion.adaptive_alpha` of ``alpha`` and the query's
+:class:`~multivector.text.query_features.QueryFeatures`); its explanation carries that weight
+and the inputs it came from.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from multivector.backends.protocol import Hit
-from multivector.kernels.fusion import min_max_normalize, ranked_contributions
+from multivector.errors import ConfigError
+from multivector.kernels.fusion import adaptive_alpha, min_max_normalize, ranked_contributions
 from multivector.results import LegExplanation, ScoreExplanation
 from multivector.schema.query import HybridFusion
+from multivector.text.query_features import QueryFeatures
 
 __all__ = ["HYBRID_POOL", "KEYWORD_LEG", "VECTOR_LEG", "fuse_legs"]
 
@@ -49,12 +56,29 @@ def fuse_legs(
     *,
     alpha: float,
     fusion: HybridFusion,
+    features: QueryFeatures | None = None,
 ) -> list[Hit]:
     """Fuse the legs (each best-first; None = leg not run) into one best-first list of hits
-    whose ``explanation`` says how each leg contributed.
+    whose ``explanation`` says how each leg contributed. ``adaptive`` needs the query's
+    ``features``.
     """
-    vector = _leg_parts(VECTOR_LEG, vector_hits or [], alpha, fusion)
-    keyword = _leg_parts(KEYWORD_LEG, keyword_hits or [], 1.0 - alpha, fusion)
+    weight = alpha
+    details: tuple[tuple[str, float], ...] = ()
+    if fusion is HybridFusion.ADAPTIVE:
+        if features is None:
+            raise ConfigError(
+                "adaptive fusion needs the query's features; pass "
+                "features=query_features(text, stopwords)"
+            )
+        weight = adaptive_alpha(alpha, features.n_terms, features.capitalised)
+        details = (
+            ("requested_alpha", alpha),
+            ("query_terms", float(features.n_terms)),
+            ("capitalised", features.capitalised),
+        )
+    vector = _leg_parts(VECTOR_LEG, vector_hits or [], weight, fusion)
+    keyword = _leg_parts(KEYWORD_LEG, keyword_hits or [], 1.0 - weight, fusion)
+    explained = weight if fusion is HybridFusion.ADAPTIVE else None
     fused: list[tuple[tuple[float, float, float, str], Hit]] = []
     for uuid in dict.fromkeys([*vector, *keyword]):
         vec = vector.get(uuid)
@@ -67,6 +91,7 @@ def fuse_legs(
             -(kw.raw_score if kw else -math.inf),
             uuid,
         )
-        fused.append((key, Hit(uuid, score, ScoreExplanation(fusion.value, legs))))
+        explanation = ScoreExplanation(fusion.value, legs, explained, details)
+        fused.append((key, Hit(uuid, score, explanation)))
     fused.sort(key=lambda item: item[0])
     return [hit for _, hit in fused]

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from multivector._checks import check_int
+from multivector._checks import check_int, check_number
 from multivector._types import F32Array
 from multivector.errors import ConfigError
 from multivector.retrieval.arguments import hybrid_args, parse_properties, query_text
@@ -23,6 +23,8 @@ from multivector.schema.filter_validation import validate_filter
 from multivector.schema.query import BM25OperatorSpec, FilterNode, HybridFusion
 from multivector.schema.targets import resolve_target
 from multivector.schema.validation import validate_matrix
+from multivector.text.query_features import QueryFeatures, query_features
+from multivector.text.stopwords import Stopwords
 
 __all__ = [
     "FetchPlan",
@@ -42,10 +44,13 @@ _OR = BM25OperatorSpec("or", 1)
 
 @dataclass(frozen=True)
 class Returns:
-    """What each result carries: vectors (all, none, or the named spaces) and properties."""
+    """What each result carries: vectors (all, none, or the named spaces), properties, and
+    late-interaction highlights (``MetadataQuery(highlights=True)``).
+    """
 
     include_vector: bool | tuple[str, ...] = False
     properties: tuple[str, ...] | None = None
+    highlights: bool = False
 
     @property
     def vectors(self) -> bool:
@@ -83,10 +88,13 @@ class VectorPlan:
     distance: float | None
     returns: Returns
     matrix: F32Array | None = None
+    text: str | None = None
 
-    def bind(self, value: Any) -> VectorPlan:
-        """The same plan with its query matrix, validated against the space's dimension."""
-        return dataclasses.replace(self, matrix=_query_matrix(self.space, value))
+    def bind(self, value: Any, text: str | None = None) -> VectorPlan:
+        """The same plan with its query matrix, validated against the space's dimension (and
+        the query text it was embedded from, for highlights).
+        """
+        return dataclasses.replace(self, matrix=_query_matrix(self.space, value), text=text)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,6 +124,7 @@ class HybridPlan:
     max_vector_distance: float | None
     returns: Returns
     matrix: F32Array | None = None
+    features: QueryFeatures | None = None
 
     def bind(self, value: Any) -> HybridPlan:
         """The same plan with its query matrix (a no-op when the plan runs no vector leg)."""
@@ -134,7 +143,11 @@ class FetchPlan:
     returns: Returns
 
 
-def _returns(include_vector: bool | Sequence[str], properties: Sequence[str] | None) -> Returns:
+def _returns(
+    include_vector: bool | Sequence[str],
+    properties: Sequence[str] | None,
+    highlights: bool = False,
+) -> Returns:
     if isinstance(include_vector, str):
         include: bool | tuple[str, ...] = (include_vector,)
     elif isinstance(include_vector, bool):
@@ -143,7 +156,9 @@ def _returns(include_vector: bool | Sequence[str], properties: Sequence[str] | N
         include = tuple(include_vector)
     if isinstance(properties, str):
         properties = [properties]
-    return Returns(include, None if properties is None else tuple(properties))
+    if not isinstance(highlights, bool):
+        raise ConfigError(f"highlights must be True or False, got {highlights!r}")
+    return Returns(include, None if properties is None else tuple(properties), highlights)
 
 
 def _page(limit: int, offset: int, auto_limit: int | None) -> Page:
@@ -165,6 +180,7 @@ def vector_plan(
     auto_limit: int | None,
     include_vector: bool | Sequence[str],
     return_properties: Sequence[str] | None,
+    highlights: bool = False,
 ) -> VectorPlan:
     """A ``near_vector`` / ``near_text`` plan, its matrix still to bind."""
     page = _page(limit, offset, auto_limit)
@@ -172,8 +188,8 @@ def vector_plan(
         space=resolve_target(config, target_vector),
         page=page,
         filters=validate_filter(filters, config),
-        distance=distance,
-        returns=_returns(include_vector, return_properties),
+        distance=None if distance is None else check_number("distance", distance),
+        returns=_returns(include_vector, return_properties, highlights),
     )
 
 
@@ -220,14 +236,20 @@ def hybrid_plan(
     bm25_operator: BM25OperatorSpec | None,
     include_vector: bool | Sequence[str],
     return_properties: Sequence[str] | None,
+    highlights: bool = False,
 ) -> HybridPlan:
     """A ``hybrid`` plan; its ``space`` (and so a matrix to bind) only when the vector leg runs
-    (``alpha > 0``) or a vector distance cutoff applies.
+    (``alpha > 0``) or a vector distance cutoff applies (or highlights are asked for).
+    ``adaptive`` fusion also gets the query's features here.
     """
     a, fusion = hybrid_args(alpha, fusion_type, limit, offset, auto_limit)
-    needs_vector = a > 0 or max_vector_distance is not None
+    needs_vector = a > 0 or max_vector_distance is not None or highlights is True
+    text = query_text(query)
+    features = None
+    if fusion is HybridFusion.ADAPTIVE:
+        features = query_features(text, Stopwords.from_config(config.inverted_index))
     return HybridPlan(
-        text=query_text(query),
+        text=text,
         alpha=a,
         fusion=fusion,
         space=resolve_target(config, target_vector) if needs_vector else None,
@@ -235,8 +257,13 @@ def hybrid_plan(
         operator=bm25_operator or _OR,
         page=Page(limit, offset, auto_limit),
         filters=validate_filter(filters, config),
-        max_vector_distance=max_vector_distance,
-        returns=_returns(include_vector, return_properties),
+        max_vector_distance=(
+            None
+            if max_vector_distance is None
+            else check_number("max_vector_distance", max_vector_distance)
+        ),
+        returns=_returns(include_vector, return_properties, highlights),
+        features=features,
     )
 
 

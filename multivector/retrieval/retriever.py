@@ -7,12 +7,13 @@ Score scales (comparable across queries):
 - ``vector``: ``score`` is MaxSim; ``similarity`` is MaxSim divided by the number of query tokens,
   i.e. the mean best cosine per query token for L2-normalised token vectors, in [-1, 1].
 - ``keyword``: ``score`` is BM25 (unbounded); ``similarity`` is the same BM25 score.
-- ``hybrid``: ``score`` is the fused score in [0, 1] (relative_score) or the reciprocal-rank sum
-  (ranked); ``similarity`` is that fused score.
+- ``hybrid``: ``score`` is the fused score in [0, 1] (relative_score, adaptive) or the
+  reciprocal-rank sum (ranked); ``similarity`` is that fused score.
 - ``mmr``: as ``vector``; the order is the MMR order.
 
 :func:`relevance_score` maps ``similarity`` into [0, 1] for frameworks that want a bounded
-relevance: vector and MMR ``(mean best cosine + 1) / 2``; hybrid ``relative_score`` as is; hybrid
+relevance: vector and MMR ``(mean best cosine + 1) / 2``; hybrid ``relative_score`` and
+``adaptive`` as is; hybrid
 ``ranked`` times 60 (first place in both legs makes 1); keyword ``bm25 / (1 + bm25)``.
 """
 
@@ -32,7 +33,7 @@ from multivector.backends.protocol import CollectionBackend, Hit
 from multivector.embeddings.calls import aembed_query, embed_query
 from multivector.errors import ConfigError
 from multivector.kernels.fusion import RANKED_FUSION_K
-from multivector.results import ScoreExplanation
+from multivector.results import ScoreExplanation, TokenHighlight
 from multivector.retrieval.fusion import VECTOR_LEG
 from multivector.retrieval.mmr import mmr_select
 from multivector.retrieval.plan import hybrid_plan, keyword_plan, vector_plan
@@ -85,6 +86,8 @@ class RetrieverSettings:
     fetch_k: int = 20
     mmr_lambda: float = 0.5
     max_vector_distance: float | None = None
+    #: Late-interaction highlights on each hit (vector, hybrid and MMR modes).
+    highlights: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -97,8 +100,16 @@ class RetrieverSettings:
             object.__setattr__(self, "fusion_type", HybridFusion(self.fusion_type))
         except ValueError:
             raise ConfigError(
-                f"unknown fusion_type {self.fusion_type!r}; use 'relative_score' or 'ranked'"
+                f"unknown fusion_type {self.fusion_type!r}; use 'relative_score', 'ranked' or "
+                "'adaptive'"
             ) from None
+        if not isinstance(self.highlights, bool):
+            raise ConfigError(f"highlights must be True or False, got {self.highlights!r}")
+        if self.highlights and self.mode is SearchMode.KEYWORD:
+            raise ConfigError(
+                "highlights need a query matrix; use mode 'vector', 'hybrid' or 'mmr' with "
+                "highlights=True, not 'keyword'"
+            )
         check_int("limit (k / top_k)", self.limit, 1)
         check_int("fetch_k", self.fetch_k, 1)
         for name in ("alpha", "mmr_lambda"):
@@ -124,6 +135,8 @@ class RetrievedHit:
     distance: float | None
     explanation: ScoreExplanation | None
     vector: F32Array | None = None
+    #: Only with ``highlights=True``: per query token, the document token that matched it best.
+    highlights: tuple[TokenHighlight, ...] | None = None
 
 
 class Retriever:
@@ -151,7 +164,7 @@ class Retriever:
     def needs_vector(self, s: RetrieverSettings) -> bool:
         """Whether settings ``s`` need a query matrix (vector / mmr, or hybrid with alpha > 0)."""
         return s.mode in (SearchMode.VECTOR, SearchMode.MMR) or (
-            s.mode is SearchMode.HYBRID and s.alpha > 0
+            s.mode is SearchMode.HYBRID and (s.alpha > 0 or s.highlights)
         )
 
     def embed_query(self, query: str, s: RetrieverSettings | None = None) -> F32Array:
@@ -239,6 +252,7 @@ class Retriever:
                 max_vector_distance=s.max_vector_distance,
                 bm25_operator=s.bm25_operator,
                 include_vector=False,
+                highlights=s.highlights,
                 **common,
             )
             if hybrid.space is not None:
@@ -253,8 +267,9 @@ class Retriever:
             target_vector=s.target_vector,
             distance=s.max_vector_distance if s.mode is SearchMode.VECTOR else None,
             include_vector=False if s.mode is SearchMode.VECTOR else True,
+            highlights=s.highlights,
             **common,
-        ).bind(matrix)
+        ).bind(matrix, query or None)
         hits = execute.run_vector(backend, vector)
         n_q = max(int(matrix.shape[0]), 1) if matrix.ndim == 2 else 1
         if s.mode is SearchMode.VECTOR:
@@ -293,6 +308,7 @@ def _hit(hit: Hit, score: float, similarity: float, *, keyword: bool = False) ->
         similarity=float(similarity),
         distance=distance,
         explanation=hit.explanation,
+        highlights=hit.highlights,
     )
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from importlib.util import find_spec
 from typing import Any, Literal
 
 from multivector._types import MultiVectorEmbedder, StrEnum
-from multivector.errors import ConfigError
+from multivector.errors import ConfigError, OptionalDependencyError
 
 __all__ = [
     "CollectionConfig",
@@ -78,6 +79,13 @@ class Tokenization(StrEnum):
     LOWERCASE = "lowercase"
     WHITESPACE = "whitespace"
     FIELD = "field"
+    #: ``word``, then each term reduced to its Snowball English stem (extra ``[stemming]``).
+    WORD_STEM_EN = "word_stem_en"
+
+    @property
+    def drops_stopwords(self) -> bool:
+        """Whether BM25 queries drop stopwords under this tokenization (the word-based ones)."""
+        return self in (Tokenization.WORD, Tokenization.WORD_STEM_EN)
 
 
 def validate_collection_name(name: object) -> str:
@@ -139,6 +147,8 @@ class Property:
                 ) from None
         elif self.data_type.is_text:
             object.__setattr__(self, "tokenization", Tokenization.WORD)
+        if self.tokenization is Tokenization.WORD_STEM_EN and find_spec("snowballstemmer") is None:
+            raise OptionalDependencyError("snowballstemmer", "stemming")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""

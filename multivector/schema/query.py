@@ -227,10 +227,17 @@ def _check_nodes(op: str, filters: Sequence[FilterNode]) -> tuple[FilterNode, ..
 
 
 class HybridFusion(StrEnum):
-    """How hybrid search fuses its vector and keyword legs."""
+    """How hybrid search fuses its vector and keyword legs.
+
+    ``RELATIVE_SCORE`` and ``RANKED`` are Weaviate's fusions, unchanged. ``ADAPTIVE`` is
+    ``relative_score`` with the alpha adjusted per query from the query's length and
+    capitalisation (``alpha`` sets the centre; 0 and 1 stay pure keyword / pure vector); see
+    :func:`multivector.kernels.fusion.adaptive_alpha` and ``docs/evaluation.md``.
+    """
 
     RELATIVE_SCORE = "relative_score"
     RANKED = "ranked"
+    ADAPTIVE = "adaptive"
 
 
 @dataclass(frozen=True)
@@ -263,15 +270,22 @@ class BM25Operator:
 
 @dataclass(frozen=True)
 class MetadataQuery:
-    """Which metadata to return with each hit (all of it is cheap here, so all is returned)."""
+    """Which metadata to return with each hit (all of it is cheap here, so all is returned).
+
+    ``highlights=True`` (``near_vector``, ``near_text``, ``hybrid``) adds, per hit, the document
+    token that matched each query token best (late interaction's argmax), with its character
+    span in the source text when the space's embedder knows its tokenizer; it costs a
+    re-tokenisation of each returned hit, so it is off unless asked for.
+    """
 
     distance: bool = True
     score: bool = True
     explain_score: bool = True
     creation_time: bool = False
     last_update_time: bool = False
+    highlights: bool = False
 
     @classmethod
     def full(cls) -> MetadataQuery:
-        """Every metadata field."""
+        """Every metadata field except ``highlights`` (which costs a re-tokenisation per hit)."""
         return cls(creation_time=True, last_update_time=True)

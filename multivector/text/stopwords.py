@@ -90,10 +90,15 @@ def bm25_query_terms(
     """The BM25 terms of a query for one property, as Weaviate derives them.
 
     Stopwords are removed only for ``word`` tokenization (Weaviate's
-    ``removeStopwordsFromQueryTerms``); ``lowercase`` / ``whitespace`` / ``field`` keep every term.
+    ``removeStopwordsFromQueryTerms``) and ``word_stem_en`` (before stemming: the stopword list
+    holds whole words); ``lowercase`` / ``whitespace`` / ``field`` keep every term.
     """
     from multivector.text.tokenize import tokenize
 
     tok = tokenization or Tokenization.WORD
+    if tok is Tokenization.WORD_STEM_EN:
+        from multivector.text.stemming import english_stems
+
+        return english_stems(stopwords.filter_query(tokenize(query, Tokenization.WORD)))
     terms = tokenize(query, tok)
-    return stopwords.filter_query(terms) if tok is Tokenization.WORD else terms
+    return stopwords.filter_query(terms) if tok.drops_stopwords else terms

@@ -6,6 +6,8 @@
 - ``LOWERCASE``: split on Unicode whitespace, lowercase.
 - ``WHITESPACE``: split on Unicode whitespace, case kept.
 - ``FIELD``: the whole value with surrounding whitespace trimmed, as one term (``[]`` if empty).
+- ``WORD_STEM_EN``: ``WORD``, then each term reduced to its Snowball English stem
+  (:mod:`multivector.text.stemming`; ``"Running languages"`` -> ``["run", "languag"]``).
 
 Documents and queries are tokenized alike; stopwords apply to queries only (see
 :mod:`multivector.text.stopwords`).
@@ -19,16 +21,16 @@ from collections.abc import Sequence
 from multivector.errors import ConfigError, InvalidObjectError
 from multivector.schema.config import Tokenization
 
-__all__ = ["tokenize", "tokenize_value"]
+__all__ = ["WORD_RUN", "tokenize", "tokenize_value"]
 
 # Runs of characters that are alphanumeric in Unicode's sense: ``\w`` minus the underscore.
-_WORD_RUN = re.compile(r"[^\W_]+")
+WORD_RUN = re.compile(r"[^\W_]+")
 
 
 def tokenize(text: str, tokenization: Tokenization) -> list[str]:
     """Split ``text`` into BM25 terms the way ``tokenization`` says (see the module docstring)."""
     if tokenization is Tokenization.WORD:
-        return [piece.lower() for piece in _WORD_RUN.findall(text)]
+        return [piece.lower() for piece in WORD_RUN.findall(text)]
     if tokenization is Tokenization.LOWERCASE:
         return text.lower().split()
     if tokenization is Tokenization.WHITESPACE:
@@ -36,6 +38,10 @@ def tokenize(text: str, tokenization: Tokenization) -> list[str]:
     if tokenization is Tokenization.FIELD:
         stripped = text.strip()
         return [stripped] if stripped else []
+    if tokenization is Tokenization.WORD_STEM_EN:
+        from multivector.text.stemming import english_stems
+
+        return english_stems([piece.lower() for piece in WORD_RUN.findall(text)])
     try:
         mode = Tokenization(tokenization)
     except ValueError:
