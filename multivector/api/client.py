@@ -183,10 +183,28 @@ class Client:
         self.backend.backup(dest)
 
     def close(self) -> None:
-        """Release files, locks and connections; the client cannot be used afterwards."""
+        """Release files, locks and connections, and close the embedders this client built
+        (their HTTP pools); the client cannot be used afterwards.
+        """
         if not self._closed:
+            close = getattr(self._embedder_factory, "close", None)
+            self._forget_embedders(close() if callable(close) else ())
             self._backend.close()
             self._closed = True
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`: the built embedders' async HTTP pools are closed on this loop."""
+        if not self._closed:
+            aclose = getattr(self._embedder_factory, "aclose", None)
+            self._forget_embedders(await aclose() if callable(aclose) else ())
+        self.close()
+
+    def _forget_embedders(self, built: Sequence[object]) -> None:
+        """Drop closed built-in embedders from every handle, so no call reopens their pools."""
+        closed = {id(embedder) for embedder in built}
+        for handle in self.collections._handles.values():
+            for space in [s for s, e in handle._embedders.items() if id(e) in closed]:
+                del handle._embedders[space]
 
     def __enter__(self) -> Client:
         return self

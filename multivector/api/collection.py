@@ -128,7 +128,7 @@ class Collection:
             try:
                 out[job.space] = embed_documents(self._job_embedder(job.space), job.texts)
             except Exception as exc:  # the embedder's failure becomes each object's failure
-                fail_job(plan, job, _describe(exc))
+                fail_job(plan, job, _describe(exc), exc)
                 out[job.space] = None
         return out
 
@@ -140,7 +140,7 @@ class Collection:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                fail_job(plan, job, _describe(exc))
+                fail_job(plan, job, _describe(exc), exc)
                 out[job.space] = None
         return out
 

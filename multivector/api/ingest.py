@@ -17,7 +17,12 @@ import numpy as np
 
 from multivector._types import F32Array, Matrix
 from multivector.backends.protocol import ObjectRecord
-from multivector.errors import InvalidObjectError, InvalidVectorError, MultiVectorError
+from multivector.errors import (
+    EmbeddingError,
+    InvalidObjectError,
+    InvalidVectorError,
+    MultiVectorError,
+)
 from multivector.results import BatchFailure
 from multivector.schema.config import CollectionConfig, Property, VectorConfig
 from multivector.schema.validation import coerce_properties, validate_matrix, validate_uuid
@@ -152,6 +157,7 @@ def plan_objects(
         plan.originals.append(
             {"properties": obj.properties, "uuid": obj.uuid, "has_vector": obj.vector is not None}
         )
+        uid: str | None = obj.uuid if isinstance(obj.uuid, str) else None  # as given, until valid
         try:
             uid = (
                 validate_uuid(obj.uuid, where=where) if obj.uuid is not None else str(_uuid.uuid4())
@@ -165,6 +171,13 @@ def plan_objects(
                 if vec is None:  # pragma: no cover - _resolve_vectors checked the name
                     continue
                 matrices[name] = check_matrix(value, vec, where)
+            # The schema this object implies (auto-schema properties, first-insert dimensions):
+            # built here so a conflict fails this object alone, not the whole import.
+            config_after = _add_properties(plan.config, new_props) if new_props else plan.config
+            for name, matrix in matrices.items():
+                vec = config_after.vector(name)
+                if vec is not None and vec.dimension is None:
+                    config_after = _fix_dimension(config_after, name, int(matrix.shape[1]))
         except MultiVectorError as exc:
             plan.uuids.append(uid)
             plan.properties.append({})
@@ -172,12 +185,7 @@ def plan_objects(
             plan.failures[i] = str(exc)
             plan.errors[i] = exc
             continue
-        if new_props:
-            plan.config = _add_properties(plan.config, new_props)
-        for name, matrix in matrices.items():
-            vec = plan.config.vector(name)
-            if vec is not None and vec.dimension is None:
-                plan.config = _fix_dimension(plan.config, name, int(matrix.shape[1]))
+        plan.config = config_after
         if existing_vectors is not None:
             for name, matrix in existing_vectors[i].items():
                 matrices.setdefault(name, matrix)
@@ -195,10 +203,25 @@ def plan_objects(
     return plan
 
 
-def fail_job(plan: ObjectPlan, job: EmbedJob, message: str) -> None:
-    """Mark every object of an embedding job as failed (the embedder raised)."""
+def fail_job(
+    plan: ObjectPlan, job: EmbedJob, message: str, error: BaseException | None = None
+) -> None:
+    """Mark every object of an embedding job as failed (the embedder raised ``error``).
+
+    Each failure keeps the embedder's own error when it is one of ours (``AuthenticationError``,
+    ``RateLimitError`` with its ``retry_after``, ``EmbeddingTimeout``, ...), so ``data.insert``
+    raises it as it is; any other exception (a user's model) becomes an
+    :class:`~multivector.errors.EmbeddingError` whose ``__cause__`` is that exception.
+    """
+    text = f"embedding vector {job.space!r} failed: {message}"
+    if not isinstance(error, MultiVectorError):
+        wrapped = EmbeddingError(text)
+        wrapped.__cause__ = error
+        error = wrapped
     for pos in job.positions:
-        plan.failures.setdefault(pos, f"embedding vector {job.space!r} failed: {message}")
+        if pos not in plan.failures:
+            plan.failures[pos] = text
+            plan.errors[pos] = error
 
 
 def finish_objects(

@@ -97,6 +97,9 @@ class JinaSettings:
     max_tokens_per_request: int = 32768
     backoff_base: float = 0.5
     backoff_max: float = 30.0
+    #: Seconds one request may take from its first attempt to its last answer, retries and the
+    #: waits between them included (None: only ``timeout`` per attempt and ``max_retries`` bound it).
+    total_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -126,6 +129,9 @@ class JinaSettings:
         object.__setattr__(
             self, "backoff_max", _check_float("backoff_max", self.backoff_max, positive=False)
         )
+        if self.total_timeout is not None:
+            total = _check_float("total_timeout", self.total_timeout, positive=True)
+            object.__setattr__(self, "total_timeout", total)
 
     @property
     def spec(self) -> ModelSpec:

@@ -2,7 +2,7 @@
 
 :func:`call_flow` is a generator in the style of httpx's ``Auth.auth_flow``: it yields
 :class:`Send` / :class:`Sleep` steps and receives each request's outcome (an ``httpx.Response`` or
-the ``httpx.TransportError`` it raised). Every decision (what to retry, how long to wait, which error
+the ``httpx.RequestError`` it raised). Every decision (what to retry, how long to wait, which error
 to raise) is a pure function of ``_jina_retry``; :func:`drive_sync` and :func:`drive_async` only send
 and sleep, so the sync and async clients cannot drift apart.
 
@@ -52,10 +52,11 @@ class Sleep:
 
 
 Step: TypeAlias = "Send | Sleep"
-Outcome: TypeAlias = "httpx.Response | httpx.TransportError | None"
+Outcome: TypeAlias = "httpx.Response | httpx.RequestError | None"
 
 
-def _redact(request: httpx.Request) -> None:
+def redact_request(request: httpx.Request) -> None:
+    """Mask the request's ``Authorization`` header (a sent or abandoned request keeps no key)."""
     if "Authorization" in request.headers:
         request.headers["Authorization"] = "Bearer [redacted]"
 
@@ -78,6 +79,12 @@ def batch_flow(
     return call_flow(job.request, parse, policy=policy, redact=redact)
 
 
+def _attempt_timeout(policy: RetryPolicy, left: float | None) -> float | None:
+    if left is None:
+        return policy.request_timeout
+    return left if policy.request_timeout is None else min(policy.request_timeout, left)
+
+
 def call_flow(
     request: httpx.Request,
     parse: Callable[[httpx.Response], T],
@@ -88,13 +95,27 @@ def call_flow(
     """Send ``request`` until it succeeds, retrying 429, 5xx and transport errors with backoff.
 
     Returns ``parse(response)`` of the first 2xx answer; raises the matching
-    :class:`~multivector.errors.EmbeddingError` subclass otherwise.
+    :class:`~multivector.errors.EmbeddingError` subclass otherwise. With ``policy.total_timeout``
+    it gives up (with the last failure's error) once the time is spent, and never starts a wait
+    that would end past it; each attempt's timeout is cut to the time left.
     """
     failure: Failure | None = None
     attempts = policy.max_retries + 1
+    total = policy.total_timeout
+    start = policy.monotonic()
+    made = 0
+    out_of_time = False
+
+    def left() -> float | None:
+        return None if total is None else total - (policy.monotonic() - start)
+
     for attempt in range(attempts):
         if failure is not None:
             delay = backoff_delay(attempt - 1, failure.retry_after, policy)
+            remaining = left()
+            if remaining is not None and delay >= remaining:
+                out_of_time = True
+                break
             logger.debug(
                 "jina: retry %d/%d in %.3fs after %s",
                 attempt,
@@ -103,6 +124,17 @@ def call_flow(
                 failure.what,
             )
             yield Sleep(delay)
+        remaining = left()
+        if remaining is not None and remaining <= 0 and failure is not None:
+            out_of_time = True
+            break
+        timeout = _attempt_timeout(policy, remaining)
+        if timeout is not None:
+            request.extensions = {
+                **request.extensions,
+                "timeout": httpx.Timeout(max(timeout, 0.001)).as_dict(),
+            }
+        made += 1
         outcome = yield Send(request)
         if isinstance(outcome, httpx.Response):
             logger.debug(
@@ -114,7 +146,7 @@ def call_flow(
             if outcome.is_success:
                 return parse(outcome)
             failure = classify_status(outcome, redact, policy)
-        elif isinstance(outcome, httpx.TransportError):
+        elif isinstance(outcome, httpx.RequestError):
             kind: Literal["timeout", "transport"] = (
                 "timeout" if isinstance(outcome, httpx.TimeoutException) else "transport"
             )
@@ -131,11 +163,14 @@ def call_flow(
             )
     if failure is None:  # unreachable: the loop runs at least once and returns on success
         raise EmbeddingError("internal error: no attempt was made")
-    _redact(request)
-    error = final_error(failure, attempts, request)
+    if not out_of_time and total is not None:
+        remaining = left()
+        out_of_time = remaining is not None and remaining <= 0
+    redact_request(request)
+    error = final_error(failure, made, request, deadline=total if out_of_time else None)
     if failure.exc is not None:
         try:
-            _redact(failure.exc.request)
+            redact_request(failure.exc.request)
         except RuntimeError:  # the error was raised without a request
             pass
         raise error from failure.exc
@@ -156,7 +191,7 @@ def drive_sync(
         elif isinstance(step, Send):
             try:
                 outcome = send(step.request)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:  # transport, decoding, redirect loops
                 outcome = exc
         try:
             step = flow.send(outcome)
@@ -179,7 +214,7 @@ async def drive_async(
         elif isinstance(step, Send):
             try:
                 outcome = await send(step.request)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:  # transport, decoding, redirect loops
                 outcome = exc
         try:
             step = flow.send(outcome)

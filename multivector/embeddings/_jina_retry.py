@@ -14,8 +14,9 @@ import email.utils
 import logging
 import math
 import random
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import httpx
@@ -39,6 +40,7 @@ __all__ = [
     "error_detail",
     "final_error",
     "parse_retry_after",
+    "redact_detail",
 ]
 
 logger = logging.getLogger("multivector.embeddings.jina")
@@ -53,6 +55,19 @@ def error_detail(response: httpx.Response) -> object:
     if isinstance(payload, dict) and "detail" in payload:
         return payload["detail"]
     return payload
+
+
+def redact_detail(detail: object, redact: Callable[[str], str], depth: int = 0) -> object:
+    """``detail`` (any decoded JSON) with ``redact`` applied to every string in it."""
+    if isinstance(detail, str):
+        return redact(detail)
+    if depth >= 32 and isinstance(detail, (list, dict)):
+        return redact(describe_detail(detail))
+    if isinstance(detail, list):
+        return [redact_detail(item, redact, depth + 1) for item in detail]
+    if isinstance(detail, dict):
+        return {redact(str(k)): redact_detail(v, redact, depth + 1) for k, v in detail.items()}
+    return detail
 
 
 def describe_detail(detail: object) -> str:
@@ -73,13 +88,21 @@ def describe_detail(detail: object) -> str:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry; ``rng`` and ``clock`` are injectable for tests."""
+    """How often and how long to retry; ``rng`` and ``clock`` are injectable for tests.
+
+    ``total_timeout`` (seconds, None for no limit) bounds one request from its first attempt to its
+    final answer, measured on ``monotonic``: no wait or attempt is started past it, and each
+    attempt's timeout is cut to the time left (``request_timeout`` is the per-attempt ceiling).
+    """
 
     max_retries: int
     backoff_base: float
     backoff_max: float
     rng: random.Random
     clock: Callable[[], float]
+    request_timeout: float | None = None
+    total_timeout: float | None = None
+    monotonic: Callable[[], float] = field(default=time.monotonic)
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
@@ -114,7 +137,7 @@ class Failure:
     kind: Literal["rate_limit", "server", "timeout", "transport"]
     what: str
     retry_after: float | None = None
-    exc: httpx.TransportError | None = None
+    exc: httpx.RequestError | None = None
 
 
 def classify_status(
@@ -146,13 +169,19 @@ def classify_status(
         )
     if status in (400, 422):
         raise EmbeddingValidationError(
-            f"Jina AI rejected the request (HTTP {status}): {text}", detail=detail
+            f"Jina AI rejected the request (HTTP {status}): {text}",
+            detail=redact_detail(detail, redact),
         )
     raise EmbeddingError(f"Jina AI answered HTTP {status}: {text}")
 
 
-def final_error(failure: Failure, attempts: int, request: httpx.Request) -> EmbeddingError:
+def final_error(
+    failure: Failure, attempts: int, request: httpx.Request, *, deadline: float | None = None
+) -> EmbeddingError:
+    """The error once retries (or, with ``deadline``, the total_timeout in seconds) ran out."""
     tail = f"after {attempts} attempt(s) to {request.url}"
+    if deadline is not None:
+        tail += f" within the total_timeout of {deadline:g}s"
     if failure.kind == "rate_limit":
         return RateLimitError(
             f"Jina AI still rate limited (HTTP 429) {tail}; lower max_concurrency or batch_size, "
@@ -165,7 +194,8 @@ def final_error(failure: Failure, attempts: int, request: httpx.Request) -> Embe
         )
     if failure.kind == "timeout":
         return EmbeddingTimeout(
-            f"Jina AI did not answer in time ({failure.what}) {tail}; raise timeout"
+            f"Jina AI did not answer in time ({failure.what}) {tail}; raise timeout "
+            "(connect(..., embedder_timeout=...) for a client's built-in embedders)"
         )
     return EmbeddingError(
         f"could not reach Jina AI ({failure.what}) {tail}; check base_url and network"

@@ -23,7 +23,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from multivector._secrets import Secret
 from multivector._types import MultiVectorEmbedder
+from multivector.errors import ConfigError
 from multivector.schema.config import VectorConfig
 
 __all__ = ["BUILTIN_VECTORIZERS", "JINA_HEADER", "EmbedderFactory", "builtin_vector_config"]
@@ -34,18 +36,70 @@ JINA_HEADER = "X-JinaAI-Api-Key"
 BUILTIN_VECTORIZERS = ("text2vec_jinaai", "text2vec_minilm")
 
 
-class EmbedderFactory:
-    """Builds the embedder of a space whose vectorizer is built in (None for the others)."""
+#: Per-attempt ceiling of a Jina request when a ``timeout`` (end to end) is configured.
+_ATTEMPT_TIMEOUT = 30.0
 
-    def __init__(self, headers: Mapping[str, str] | None = None) -> None:
+
+class EmbedderFactory:
+    """Builds the embedder of a space whose vectorizer is built in (None for the others).
+
+    ``timeout`` (seconds, None for the embedder's own defaults) bounds each request of a built
+    Jina embedder end to end, retries included. The key is held in a :class:`Secret` (masked in
+    ``repr`` / ``vars()``, never pickled). :meth:`close` closes every embedder built so far;
+    the factory builds none afterwards.
+    """
+
+    def __init__(
+        self, headers: Mapping[str, str] | None = None, *, timeout: float | None = None
+    ) -> None:
         lowered = {k.lower(): v for k, v in (headers or {}).items()}
-        self.__key = lowered.get(JINA_HEADER.lower())
+        key = lowered.get(JINA_HEADER.lower())
+        if key is not None and not isinstance(key, str):
+            raise ConfigError(f"header {JINA_HEADER!r} must be a str, got {type(key).__name__}")
+        self.__key = Secret(key.strip()) if key and key.strip() else None
         self.header_names = sorted(lowered)
+        self.timeout = timeout
+        self._built: list[MultiVectorEmbedder] = []
+        self._closed = False
+
+    def close(self) -> list[MultiVectorEmbedder]:
+        """Close every embedder built so far (HTTP pools included) and return them."""
+        self._closed = True
+        built, self._built = self._built, []
+        for embedder in built:
+            close = getattr(embedder, "close", None)
+            if callable(close):
+                close()
+        return built
+
+    async def aclose(self) -> list[MultiVectorEmbedder]:
+        """Async :meth:`close`: awaits each embedder's ``aclose`` when it has one."""
+        self._closed = True
+        built, self._built = self._built, []
+        for embedder in built:
+            aclose = getattr(embedder, "aclose", None)
+            close = getattr(embedder, "close", None)
+            if callable(aclose):
+                await aclose()
+            elif callable(close):
+                close()
+        return built
 
     def __repr__(self) -> str:
         return f"<EmbedderFactory headers={self.header_names}>"
 
     def __call__(self, vec: VectorConfig) -> MultiVectorEmbedder | None:
+        if vec.vectorizer in BUILTIN_VECTORIZERS and self._closed:
+            raise ConfigError(
+                f"vector {vec.name!r}: this client is closed, so it builds no embedder; open a new "
+                "one with multivector.connect(...)"
+            )
+        embedder = self._build(vec)
+        if embedder is not None:
+            self._built.append(embedder)
+        return embedder
+
+    def _build(self, vec: VectorConfig) -> MultiVectorEmbedder | None:
         if vec.vectorizer == "text2vec_minilm":
             return _minilm(vec.vectorizer_params)
         if vec.vectorizer != "text2vec_jinaai":
@@ -61,7 +115,11 @@ class EmbedderFactory:
             kwargs["base_url"] = params["base_url"]
         elif os.environ.get("MULTIVECTOR_JINA_BASE_URL"):
             kwargs["base_url"] = os.environ["MULTIVECTOR_JINA_BASE_URL"]
-        return JinaEmbeddings(api_key=self.__key, **kwargs)
+        if self.timeout is not None:
+            kwargs["timeout"] = min(self.timeout, _ATTEMPT_TIMEOUT)
+            kwargs["total_timeout"] = self.timeout
+        key = self.__key.get() if self.__key is not None else None
+        return JinaEmbeddings(api_key=key, **kwargs)
 
 
 def _minilm(params: Mapping[str, Any]) -> MultiVectorEmbedder:

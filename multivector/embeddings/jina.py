@@ -17,10 +17,10 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from types import TracebackType
-from typing import Any
 
 import httpx
 
+from multivector._secrets import Secret, scrub_exception, scrub_text
 from multivector._types import F32Array
 from multivector.embeddings._jina_core import (
     DEFAULT_BASE_URL,
@@ -38,6 +38,7 @@ from multivector.embeddings._jina_flow import (
     batch_flow,
     drive_async,
     drive_sync,
+    redact_request,
     run_bounded_async,
     run_bounded_sync,
 )
@@ -51,26 +52,23 @@ ENV_VARS = ("JINA_API_KEY", "JINAAI_APIKEY")
 _USER_AGENT = "multivector (+https://github.com/multivector)"
 
 
-class _Secret:
-    """Holds the API key; its repr and str never show it."""
+#: Pool-closing tasks scheduled by ``close()`` on a running loop (kept until done).
+_CLOSING: set[asyncio.Future[None]] = set()
 
-    __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "_Secret('**********')"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError(
-            "a JinaEmbeddings API key is not picklable; pass the key again after loading"
-        )
+def _close_async_pool(client: httpx.AsyncClient, loop: asyncio.AbstractEventLoop | None) -> None:
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        task = loop.create_task(client.aclose())
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
+    else:
+        asyncio.run_coroutine_threadsafe(client.aclose(), loop)
 
 
 def _check_texts(texts: object) -> list[str]:
@@ -96,6 +94,11 @@ class JinaEmbeddings:
     ``max_tokens_per_request`` tokens, sent ``max_concurrency`` at a time; 429, 5xx and transport
     errors are retried ``max_retries`` times with full-jitter exponential backoff (``backoff_base``
     doubling, capped at ``backoff_max``), honouring ``Retry-After`` (also capped at ``backoff_max``).
+    ``timeout`` bounds each attempt (connect, each read and write); ``total_timeout`` bounds one
+    request end to end, retries and waits included (None: no overall bound); past it the last
+    failure's error is raised (``EmbeddingTimeout`` for a server that does not answer).
+    Errors carry no key in their messages, attributes or causes; ``close`` / ``aclose`` release the
+    HTTP connection pools.
     ``transport`` / ``async_transport`` (e.g. ``httpx.MockTransport``), ``sleep`` / ``async_sleep``,
     ``rng`` and ``clock`` are injection points for tests.
     """
@@ -114,6 +117,7 @@ class JinaEmbeddings:
         max_tokens_per_request: int = 32768,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
+        total_timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
@@ -134,14 +138,17 @@ class JinaEmbeddings:
             max_tokens_per_request=max_tokens_per_request,
             backoff_base=backoff_base,
             backoff_max=backoff_max,
+            total_timeout=total_timeout,
         )
-        self._secret = _Secret(api_key.strip()) if api_key and api_key.strip() else None
+        self._secret = Secret(api_key.strip()) if api_key and api_key.strip() else None
         self._policy = RetryPolicy(
             max_retries=max_retries,
             backoff_base=self._settings.backoff_base,
             backoff_max=self._settings.backoff_max,
             rng=rng or random.Random(),
             clock=clock or time.time,
+            request_timeout=self._settings.timeout,
+            total_timeout=self._settings.total_timeout,
         )
         self._transport = transport
         self._async_transport = async_transport
@@ -221,12 +228,17 @@ class JinaEmbeddings:
             job, dimensions=self._settings.dimensions, policy=self._policy, redact=self._redact
         )
 
+    def _secrets(self) -> list[str | Secret | None]:
+        return [self._secret, *(os.environ.get(v) for v in ENV_VARS)]
+
     def _redact(self, text: str) -> str:
-        secret = self._secret.get() if self._secret else None
-        for candidate in (secret, *(os.environ.get(v) for v in ENV_VARS)):
-            if candidate and candidate.strip():
-                text = text.replace(candidate.strip(), "[redacted]")
-        return text
+        return scrub_text(text, self._secrets())
+
+    def _scrubbed(self, exc: BaseException, jobs: Sequence[Job]) -> BaseException:
+        """``exc`` without the key anywhere in it or its causes (requests redacted too)."""
+        for job in jobs:
+            redact_request(job.request)
+        return scrub_exception(exc, self._secrets())
 
     def _limits(self) -> httpx.Limits:
         n = self._settings.max_concurrency
@@ -250,9 +262,18 @@ class JinaEmbeddings:
         def run(job: Job) -> Callable[[], list[F32Array]]:
             return lambda: drive_sync(self._flow(job), client.send, self._sleep)
 
-        parts = run_bounded_sync(
-            [run(j) for j in jobs], limit=self._settings.max_concurrency, name="multivector-jina"
-        )
+        try:
+            parts = run_bounded_sync(
+                [run(j) for j in jobs],
+                limit=self._settings.max_concurrency,
+                name="multivector-jina",
+            )
+        except Exception as exc:
+            self._scrubbed(exc, jobs)
+            raise
+        finally:
+            for job in jobs:
+                redact_request(job.request)
         return [m for part in parts for m in part]
 
     def embed_documents(self, texts: Sequence[str]) -> list[F32Array]:
@@ -266,11 +287,20 @@ class JinaEmbeddings:
         return self._embed_sync([text], "query")[0]
 
     def close(self) -> None:
-        """Close the sync HTTP connection pool (the client stays usable; it reopens on demand)."""
+        """Close the HTTP connection pools (the client stays usable; a pool reopens on demand).
+
+        The async pool is closed on its own event loop while that loop runs (as a task when it is
+        this thread's loop, thread-safely when it runs elsewhere); a pool whose loop has ended
+        holds no open connection that could still be closed and is dropped.
+        """
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            client, self._client = self._client, None
+            aclient, loop_ref = self._aclient, self._aclient_loop
+            self._aclient, self._aclient_loop = None, None
+        if client is not None:
+            client.close()
+        if aclient is not None:
+            _close_async_pool(aclient, loop_ref() if loop_ref is not None else None)
 
     def __enter__(self) -> JinaEmbeddings:
         return self
@@ -306,9 +336,16 @@ class JinaEmbeddings:
         def run(job: Job) -> Callable[[], Awaitable[list[F32Array]]]:
             return lambda: drive_async(self._flow(job), client.send, self._async_sleep)
 
-        parts = await run_bounded_async(
-            [run(j) for j in jobs], limit=self._settings.max_concurrency
-        )
+        try:
+            parts = await run_bounded_async(
+                [run(j) for j in jobs], limit=self._settings.max_concurrency
+            )
+        except Exception as exc:
+            self._scrubbed(exc, jobs)
+            raise
+        finally:
+            for job in jobs:
+                redact_request(job.request)
         return [m for part in parts for m in part]
 
     async def aembed_documents(self, texts: Sequence[str]) -> list[F32Array]:
@@ -322,13 +359,13 @@ class JinaEmbeddings:
         return (await self._embed_async([text], "query"))[0]
 
     async def aclose(self) -> None:
-        """Close both HTTP connection pools (an async pool bound to another, finished event loop
-        is dropped, since it cannot be closed from this one).
+        """Close both HTTP connection pools (an async pool bound to another event loop is closed
+        as :meth:`close` does).
         """
         client, loop_ref = self._aclient, self._aclient_loop
-        self._aclient, self._aclient_loop = None, None
         bound = loop_ref() if loop_ref is not None else None
         if client is not None and bound is asyncio.get_running_loop():
+            self._aclient, self._aclient_loop = None, None
             await client.aclose()
         self.close()
 

@@ -29,8 +29,9 @@ __all__ = [
     "validate_property_name",
 ]
 
-_COLLECTION_NAME = re.compile(r"^[A-Z][_0-9A-Za-z]*$")
-_PROPERTY_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
+#: Names are matched whole (``fullmatch``: a trailing newline is not a name's end).
+_COLLECTION_NAME = re.compile(r"[A-Z][_0-9A-Za-z]*")
+_PROPERTY_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 _RESERVED_PROPERTIES = frozenset({"id", "_id", "_additional", "vector", "vectors", "uuid"})
 MAX_NAME_LENGTH = 230
 
@@ -90,12 +91,16 @@ class Tokenization(StrEnum):
 
 def validate_collection_name(name: object) -> str:
     """Return ``name`` if it follows Weaviate's collection naming rules, else raise ConfigError."""
-    if not isinstance(name, str) or not _COLLECTION_NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+    if (
+        not isinstance(name, str)
+        or not _COLLECTION_NAME.fullmatch(name)
+        or len(name) > MAX_NAME_LENGTH
+    ):
         hint = ""
         if (
             isinstance(name, str)
             and name[:1].islower()
-            and _COLLECTION_NAME.match(name[:1].upper() + name[1:])
+            and _COLLECTION_NAME.fullmatch(name[:1].upper() + name[1:])
         ):
             hint = f" (did you mean {name[:1].upper() + name[1:]!r}?)"
         raise ConfigError(
@@ -107,7 +112,11 @@ def validate_collection_name(name: object) -> str:
 
 def validate_property_name(name: object) -> str:
     """Return ``name`` if it is a valid, unreserved property name, else raise ConfigError."""
-    if not isinstance(name, str) or not _PROPERTY_NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+    if (
+        not isinstance(name, str)
+        or not _PROPERTY_NAME.fullmatch(name)
+        or len(name) > MAX_NAME_LENGTH
+    ):
         raise ConfigError(
             f"invalid property name {name!r}: property names start with a letter or underscore and "
             "hold only letters, digits and underscores"

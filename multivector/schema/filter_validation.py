@@ -13,7 +13,7 @@ from typing import Any
 from multivector.errors import FilterError, InvalidObjectError
 from multivector.schema.config import CollectionConfig, DataType
 from multivector.schema.query import ID_TARGET, FilterGroup, FilterLeaf, FilterNode, FilterOperator
-from multivector.schema.validation import parse_date
+from multivector.schema.validation import normalize_id, parse_date
 
 __all__ = ["validate_filter"]
 
@@ -112,7 +112,10 @@ def _validate_node(node: FilterNode, config: CollectionConfig) -> FilterNode:
             )
         if node.operator is FilterOperator.LIKE:
             return node
-        ids = tuple(str(v) if isinstance(v, _uuid.UUID) else v for v in _operands(node))
+        ids = tuple(
+            str(v) if isinstance(v, _uuid.UUID) else normalize_id(v) if isinstance(v, str) else v
+            for v in _operands(node)
+        )
         for value in ids:
             if not isinstance(value, str):
                 raise FilterError(

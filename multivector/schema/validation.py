@@ -7,8 +7,8 @@ name the object, the bad value and the fix.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
+import re
 import uuid as _uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,18 +23,35 @@ from multivector.errors import (
     InvalidVectorError,
 )
 from multivector.schema.config import CollectionConfig, DataType, Property, validate_property_name
+from multivector.schema.object_values import MAX_OBJECT_DEPTH, plain_json
 
 __all__ = [
+    "MAX_OBJECT_DEPTH",
     "coerce_properties",
     "infer_data_type",
+    "normalize_id",
     "parse_date",
     "validate_matrix",
     "validate_uuid",
 ]
 
 
+#: A uuid in its canonical 8-4-4-4-12 hex form, any case: stored lowercase.
+_CANONICAL_UUID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
+
+
+def normalize_id(value: str) -> str:
+    """An id as stored: a canonical-form UUID string lowercased, any other string as given."""
+    return value.lower() if _CANONICAL_UUID.fullmatch(value) else value
+
+
 def validate_uuid(value: object, *, where: str = "object") -> str:
-    """Return the id as a string: any non-empty str without NUL, or a ``uuid.UUID``."""
+    """Return the id as a string: any non-empty str without NUL, or a ``uuid.UUID``.
+
+    A string in the canonical UUID form (8-4-4-4-12 hex digits) is lowercased, so
+    ``"ABCDEF00-..."`` and ``"abcdef00-..."`` name one object (UUIDs are case-insensitive, as in
+    Weaviate); any other string is an id as given (LangChain and LlamaIndex ids are arbitrary).
+    """
     if isinstance(value, _uuid.UUID):
         return str(value)
     if not isinstance(value, str) or not value or "\x00" in value:
@@ -42,7 +59,20 @@ def validate_uuid(value: object, *, where: str = "object") -> str:
             f"{where}: uuid {value!r} is not a non-empty string; pass a str such as "
             "multivector.generate_uuid5('doc1') or a uuid.UUID"
         )
+    if _CANONICAL_UUID.fullmatch(value):
+        return value.lower()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidObjectError(
+            f"{where}: uuid {value!r} holds a lone surrogate ({exc.reason}); pass valid text"
+        ) from exc
     return value
+
+
+#: numpy dtype kinds a matrix may have: float, signed and unsigned int (not bool, complex, str,
+#: bytes, object, datetime).
+_NUMERIC_KINDS = frozenset("fiu")
 
 
 def validate_matrix(
@@ -62,12 +92,21 @@ def validate_matrix(
             f"got {type(value).__name__}"
         )
     try:
-        arr = np.asarray(value, dtype=np.float32)
+        raw = np.asarray(value)
     except (ValueError, TypeError) as exc:
         raise InvalidVectorError(
             f"{where}: the matrix has ragged or non-numeric rows ({exc}); every token vector must "
             "have the same length"
-        ) from None
+        ) from exc
+    if raw.dtype.kind not in _NUMERIC_KINDS:
+        what = " (ragged rows, None or Python objects)" if raw.dtype.kind == "O" else ""
+        raise InvalidVectorError(
+            f"{where}: the matrix has dtype {raw.dtype.name!r}{what}; token vectors must be "
+            "real numbers (float or int): convert with np.asarray(m, dtype=np.float32)"
+            + (" after taking the real part" if raw.dtype.kind == "c" else "")
+        )
+    with np.errstate(over="ignore"):
+        arr = raw.astype(np.float32, copy=False)
     if arr.ndim == 1:
         raise InvalidVectorError(
             f"{where}: got a 1-D vector of length {arr.shape[0]}; a multi-vector is a 2-D matrix "
@@ -110,10 +149,10 @@ def parse_date(value: object, *, where: str) -> _dt.datetime:
             text = text[:-1] + "+00:00"
         try:
             dt = _dt.datetime.fromisoformat(text)
-        except ValueError:
+        except ValueError as exc:
             raise InvalidObjectError(
                 f"{where}: {value!r} is not an RFC 3339 date; use e.g. '2024-01-31T12:00:00Z'"
-            ) from None
+            ) from exc
     else:
         raise InvalidObjectError(
             f"{where}: {value!r} is not a date; pass a datetime or RFC 3339 str"
@@ -152,6 +191,8 @@ def infer_data_type(value: object, *, where: str) -> DataType:
     if isinstance(value, (list, tuple)):
         if not value:
             return DataType.TEXT_ARRAY
+        if isinstance(value[0], (list, tuple, Mapping)):
+            return DataType.OBJECT  # nested lists: no need to look deeper
         element = infer_data_type(value[0], where=where)
         if element in (DataType.INT, DataType.NUMBER) and any(isinstance(v, float) for v in value):
             element = DataType.NUMBER
@@ -206,12 +247,7 @@ def coerce_value(value: object, prop: Property, *, where: str) -> Any:
     where = f"{where}, property {prop.name!r}"
     data_type = prop.data_type
     if data_type is DataType.OBJECT:
-        try:
-            return json.loads(json.dumps(value, allow_nan=False))
-        except (TypeError, ValueError) as exc:
-            raise InvalidObjectError(
-                f"{where}: value of OBJECT property {prop.name!r} is not JSON-serialisable ({exc})"
-            ) from None
+        return plain_json(value, where=f"{where}: value of OBJECT property", path=prop.name)
     if data_type.is_array:
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(
             value, (Sequence, np.ndarray)
@@ -222,6 +258,32 @@ def coerce_value(value: object, prop: Property, *, where: str) -> Any:
             )
         return [_coerce_scalar(v, data_type.element, where=where) for v in value]
     return _coerce_scalar(value, data_type, where=where)
+
+
+def _check_case(
+    name: str,
+    prop: Property | None,
+    declared: Mapping[str, str],
+    spelled: dict[str, str],
+    *,
+    where: str,
+    collection: str,
+) -> None:
+    """Property names are case-insensitive (as in Weaviate): ``TEXT`` beside ``text`` is refused."""
+    lowered = name.lower()
+    other = spelled.get(lowered)
+    if other is not None and other != name:
+        raise InvalidObjectError(
+            f"{where}: properties {other!r} and {name!r} differ only in case; property names are "
+            "case-insensitive, so keep one spelling"
+        )
+    spelled[lowered] = name
+    if prop is None and lowered in declared:
+        raise InvalidObjectError(
+            f"{where}: property {name!r} differs only in case from the property "
+            f"{declared[lowered]!r} of {collection!r}; property names are case-insensitive, so "
+            f"use {declared[lowered]!r}"
+        )
 
 
 def coerce_properties(
@@ -243,8 +305,12 @@ def coerce_properties(
         )
     out: dict[str, Any] = {}
     new_props: list[Property] = []
+    declared = {p.name.lower(): p.name for p in config.properties}
+    spelled: dict[str, str] = {}
     for name, value in properties.items():
         prop = config.property(name) if isinstance(name, str) else None
+        if isinstance(name, str):
+            _check_case(name, prop, declared, spelled, where=where, collection=config.name)
         if prop is None:
             if not config.auto_schema:
                 raise InvalidObjectError(
@@ -255,7 +321,7 @@ def coerce_properties(
             try:
                 validate_property_name(name)
             except ConfigError as exc:
-                raise InvalidObjectError(f"{where}: {exc}") from None
+                raise InvalidObjectError(f"{where}: {exc}") from exc
             if value is None:
                 continue
             prop = Property(name=name, data_type=infer_data_type(value, where=where))

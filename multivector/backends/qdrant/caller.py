@@ -3,8 +3,10 @@
 Every call into Qdrant goes through :meth:`QdrantCaller.call`: transient failures (connection
 errors, timeouts, HTTP 429 / 5xx) are retried with exponential backoff; anything else, and a
 transient failure that outlasts the retries, is raised as ``BackendError`` with a message naming
-the operation and the fix. The API key never appears in a message: it is scrubbed from every text
-that leaves this module.
+the operation and the fix, and with the qdrant-client exception as its ``__cause__``. The API key
+never leaves this module: it is held in a :class:`~multivector._secrets.Secret` (masked in
+``repr`` / ``vars()``) and scrubbed from the message and from the whole cause chain (arguments,
+attributes, request and response headers, frame locals of the lower layers' tracebacks).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from multivector.errors import BackendError
+from multivector._secrets import Secret, scrub_exception
+from multivector.errors import BackendError, MultiVectorError
 
 __all__ = ["MIN_SERVER_VERSION", "QdrantCaller", "check_server_version", "redact_url"]
 
@@ -73,19 +76,23 @@ def _hint(exc: BaseException) -> str:
 class QdrantCaller:
     """Runs qdrant-client calls with retries and error translation.
 
-    ``secret`` (the API key) is scrubbed from every message; ``where`` names the deployment.
+    ``secret`` (the API key, given as a str or a :class:`Secret`, kept as a ``Secret``) is scrubbed
+    from every error; ``where`` names the deployment.
     """
 
     where: str
-    secret: str | None = None
+    secret: Secret | str | None = field(default=None, repr=False)
     max_retries: int = 3
     backoff: float = 0.25
 
+    def __post_init__(self) -> None:
+        if isinstance(self.secret, str):
+            self.secret = Secret(self.secret) if self.secret.strip() else None
+
     def scrub(self, text: str) -> str:
         """``text`` with the API key replaced by ``***``."""
-        if self.secret:
-            text = text.replace(self.secret, "***")
-        return text
+        secret = self.secret.get() if isinstance(self.secret, Secret) else self.secret
+        return text.replace(secret, "***") if secret else text
 
     def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)``; transient failures are retried, every failure is translated."""
@@ -93,7 +100,7 @@ class QdrantCaller:
         while True:
             try:
                 return fn(*args, **kwargs)
-            except BackendError:
+            except MultiVectorError:  # ours already (raised by a callback): keep its type
                 raise
             except Exception as exc:
                 if _is_transient(exc) and attempt < self.max_retries:
@@ -102,9 +109,12 @@ class QdrantCaller:
                     continue
                 detail = self.scrub(f"{type(exc).__name__}: {exc}")[:600]
                 retried = f" after {attempt} retries" if attempt else ""
-                raise BackendError(
+                error = BackendError(
                     f"Qdrant at {self.where}: {what} failed{retried} ({detail}); {_hint(exc)}"
-                ) from None
+                )
+                error.__cause__ = exc
+                scrub_exception(error, [self.secret])  # the cause chain keeps no key
+                raise error from exc
 
 
 def _parse_version(text: str) -> tuple[int, int, int]:

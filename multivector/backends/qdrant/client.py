@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from multivector._checks import check_int
 from multivector.backends.qdrant.caller import QdrantCaller, check_server_version, redact_url
 from multivector.backends.qdrant.physical import (
     DEFAULT_UPSERT_BATCH,
@@ -156,12 +157,10 @@ def open_qdrant_client(
         from qdrant_client import QdrantClient
     except ImportError:
         raise OptionalDependencyError("qdrant-client", "qdrant") from None
-    max_retries = int(client_options.pop("max_retries", 3))
-    batch_size = int(client_options.pop("upsert_batch_size", DEFAULT_UPSERT_BATCH))
-    if batch_size < 1 or max_retries < 0:
-        raise ConfigError(
-            f"upsert_batch_size must be >= 1 and max_retries >= 0, got {batch_size} and {max_retries}"
-        )
+    max_retries = check_int("max_retries", client_options.pop("max_retries", 3), 0)
+    batch_size = check_int(
+        "upsert_batch_size", client_options.pop("upsert_batch_size", DEFAULT_UPSERT_BATCH), 1
+    )
     given = [name for name, v in (("url", url), ("location", location), ("path", path)) if v]
     if len(given) > 1 or (not given and "host" not in client_options):
         raise ConfigError(

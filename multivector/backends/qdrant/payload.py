@@ -68,7 +68,7 @@ def property_key(name: str, path: tuple[str, ...] = ()) -> str | None:
     """
     parts = [PROPS_KEY, name]
     for key in path:
-        if _PLAIN_KEY.match(key):
+        if _PLAIN_KEY.fullmatch(key):
             parts.append(key)
         elif key and '"' not in key:
             parts.append(f'"{key}"')
