@@ -186,7 +186,14 @@ _MODES = {
 }
 #: Keyword arguments ``MultiVectorStore.query(q, **kwargs)`` understands.
 QUERY_OPTIONS = frozenset(
-    {"query_matrix", "fusion_type", "fetch_k", "mmr_prefetch_k", "mmr_prefetch_factor"}
+    {
+        "query_matrix",
+        "fusion_type",
+        "fetch_k",
+        "mmr_prefetch_k",
+        "mmr_prefetch_factor",
+        "highlights",
+    }
 )
 
 
@@ -270,6 +277,7 @@ def plan_query(query: VectorStoreQuery, options: Mapping[str, Any]) -> SearchCal
         if fetch_k is None and factor is not None:
             fetch_k = max(int(limit * float(factor)), limit)
         overrides["fetch_k"] = fetch_k
+    overrides["highlights"] = options.get("highlights")  # late-interaction highlights, if asked
     overrides["filters"] = all_of(
         [
             id_filters(doc_ids=query.doc_ids, node_ids=query.node_ids),

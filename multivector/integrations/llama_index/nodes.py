@@ -33,7 +33,7 @@ from llama_index.core.vector_stores.types import VectorStoreQueryResult
 from multivector._types import Matrix, MatrixLike
 from multivector.api.ingest import DataObject
 from multivector.errors import ConfigError, InvalidObjectError, StorageFormatError
-from multivector.results import ScoreExplanation
+from multivector.results import ScoreExplanation, TokenHighlight
 from multivector.retrieval import RetrievedHit
 from multivector.schema.config import CollectionConfig, DataType, Property, Tokenization
 
@@ -234,12 +234,14 @@ class MultiVectorNodeWithScore(NodeWithScore):
 
     ``score`` is the similarity (documented in :mod:`multivector.integrations.llama_index.store`);
     ``raw_score`` the mode's own score (MaxSim, BM25 or fused); ``explanation`` each hybrid leg's
-    raw and normalised score. Node metadata is untouched, so fusion over several retrievers
-    deduplicates as expected.
+    raw and normalised score; ``highlights`` (only when asked for) the document token that
+    matched each query token best, with its character span. Node metadata is untouched, so
+    fusion over several retrievers deduplicates as expected.
     """
 
     raw_score: float | None = None
     explanation: ScoreExplanation | None = None
+    highlights: tuple[TokenHighlight, ...] | None = None
 
     @classmethod
     def class_name(cls) -> str:
@@ -264,6 +266,7 @@ def scored_nodes(hits: Sequence[RetrievedHit]) -> list[NodeWithScore]:
             score=h.similarity,
             raw_score=h.score,
             explanation=h.explanation,
+            highlights=h.highlights,
         )
         for h in hits
     ]

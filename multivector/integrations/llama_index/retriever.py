@@ -42,8 +42,9 @@ class MultiVectorRetriever(BaseRetriever):
 
     ``mode``: ``"hybrid"`` (default), ``"vector"`` / ``"default"``, ``"keyword"`` /
     ``"text_search"`` / ``"sparse"``, or ``"mmr"``. ``alpha`` (hybrid: 1 = vector only, 0 =
-    keyword only), ``fusion_type`` (``"relative_score"`` or ``"ranked"``), ``mmr_lambda``
-    and ``fetch_k`` (MMR) default to the store's retriever settings when None.
+    keyword only), ``fusion_type`` (``"relative_score"``, ``"ranked"`` or ``"adaptive"``),
+    ``mmr_lambda`` and ``fetch_k`` (MMR) default to the store's retriever settings when None;
+    ``highlights=True`` puts late-interaction highlights on each ``MultiVectorNodeWithScore``.
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class MultiVectorRetriever(BaseRetriever):
         node_ids: list[str] | None = None,
         mmr_lambda: float | None = None,
         fetch_k: int | None = None,
+        highlights: bool | None = None,
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
     ) -> None:
@@ -80,7 +82,11 @@ class MultiVectorRetriever(BaseRetriever):
         )
         self._options: dict[str, Any] = {
             k: v
-            for k, v in {"fusion_type": fusion_type, "fetch_k": fetch_k}.items()
+            for k, v in {
+                "fusion_type": fusion_type,
+                "fetch_k": fetch_k,
+                "highlights": highlights,
+            }.items()
             if v is not None
         }
         translate_filters(filters)  # a filter we cannot honour fails here, not at first query
