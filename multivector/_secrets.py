@@ -5,14 +5,15 @@ refuses to be pickled. :func:`scrub_exception` removes keys from an exception an
 an error reporter, logger or debugger prints of it: its message and ``args``, its attributes
 (``detail``, a ``JSONDecodeError``'s ``doc``, a response's ``content``, nested lists and dicts),
 the headers of any HTTP request or response it keeps, its notes, and the same again for its whole
-``__cause__`` / ``__context__`` chain. The frames of the chained (lower-layer) exceptions'
-tracebacks are cleared of their local variables, which may hold the raw request headers; the
+``__cause__`` / ``__context__`` chain. The finished frames of every traceback in the chain are
+cleared of their local variables (they may hold raw request headers or an echoed response); the
 line-by-line traceback itself is kept. Messages are redacted where they are built; this is the
 second line of defence at each boundary that translates a lower layer's error.
 """
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Iterable, MutableMapping
 from typing import Any, NoReturn
@@ -26,6 +27,7 @@ SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "api-key", "x-api-key", "x-jinaai-api-key", "cookie"}
 )
 _MAX_DEPTH = 32
+_USERINFO = re.compile(r"//[^/@]*@")
 
 
 class Secret:
@@ -122,16 +124,35 @@ def _scrub_headers(holder: object, secrets: list[str]) -> None:
         return
 
 
-def _scrub_http(value: object, secrets: list[str]) -> None:
-    """Headers of an HTTP request or response kept by an exception (and a response's request)."""
-    _scrub_headers(value, secrets)
-    for name in ("_request", "request"):
+def _scrub_url(holder: object, secrets: list[str]) -> None:
+    url = getattr(holder, "url", None)
+    if url is None or isinstance(url, str) or not hasattr(url, "scheme"):
+        return
+    text = str(url)
+    cleaned = _USERINFO.sub("//", _clean(text, secrets, 0))
+    if cleaned != text:
         try:
-            inner = getattr(value, name, None)
-        except RuntimeError:  # httpx raises when a response has no request
-            continue
-        if inner is not None and inner is not value:
-            _scrub_headers(inner, secrets)
+            holder.url = type(url)(cleaned)  # type: ignore[attr-defined]
+        except Exception:  # pragma: no cover - a URL type that cannot be rebuilt
+            pass
+
+
+def _scrub_http(value: object, secrets: list[str]) -> None:
+    """Headers and URL of an HTTP request or response kept by an exception (and of a
+    response's request).
+    """
+    for holder in (value, *(_inner(value, name) for name in ("_request", "request"))):
+        if holder is not None:
+            _scrub_headers(holder, secrets)
+            _scrub_url(holder, secrets)
+
+
+def _inner(value: object, name: str) -> object:
+    try:
+        inner = getattr(value, name, None)
+    except RuntimeError:  # httpx raises when a response has no request
+        return None
+    return None if inner is value else inner
 
 
 def scrub_exception(
@@ -139,8 +160,9 @@ def scrub_exception(
 ) -> BaseException:
     """Remove ``secrets`` from ``exc`` and its whole cause / context chain, in place; returns it.
 
-    With ``clear_frames``, the traceback frames of every chained exception (not of ``exc`` itself)
-    lose their local variables (they may hold raw request headers); the traceback lines remain.
+    With ``clear_frames``, the finished frames of every traceback in the chain lose their local
+    variables (they may hold raw request headers); the traceback lines remain. Frames still
+    running (the caller's) are left alone.
     """
     keys = _secrets(secrets)
     seen: set[int] = set()
@@ -172,6 +194,6 @@ def scrub_exception(
             if chained is not None:
                 todo.append(chained)
         todo.extend(getattr(current, "exceptions", ()) or ())  # exception groups
-        if clear_frames and current is not exc and current.__traceback__ is not None:
+        if clear_frames and current.__traceback__ is not None:
             traceback.clear_frames(current.__traceback__)
     return exc

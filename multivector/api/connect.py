@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from multivector._checks import check_number
+from multivector._secrets import Secret
 from multivector.api.client import Client
 from multivector.embeddings.factory import EmbedderFactory
 from multivector.errors import ConfigError
@@ -83,7 +84,9 @@ def connect_to_qdrant(
     from multivector.backends.qdrant.client import open_qdrant_client
 
     factory = _factory(headers, embedder_timeout)
+    key = Secret(api_key) if isinstance(api_key, str) and api_key.strip() else api_key
+    del api_key  # no frame of ours keeps the raw key (error reporters print frame locals)
     backend = open_qdrant_client(
-        url=url, api_key=api_key, location=location, path=path, **client_options
+        url=url, api_key=key, location=location, path=path, **client_options
     )
     return Client(backend, headers=headers, embedder_factory=factory)

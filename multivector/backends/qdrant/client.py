@@ -10,11 +10,12 @@ what differs from the embedded store are written down in ``docs/qdrant.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from multivector._checks import check_int
+from multivector._secrets import Secret
 from multivector.backends.qdrant.caller import QdrantCaller, check_server_version, redact_url
 from multivector.backends.qdrant.physical import (
     DEFAULT_UPSERT_BATCH,
@@ -138,9 +139,23 @@ class QdrantClientBackend(QdrantStore):
         return dict(self._description)
 
 
+def _secret(api_key: object) -> Secret | None:
+    if api_key is None or isinstance(api_key, Secret):
+        return api_key
+    if not isinstance(api_key, str):
+        raise ConfigError(f"api_key must be a str or None, got {type(api_key).__name__}")
+    return Secret(api_key) if api_key.strip() else None
+
+
+def _new_qdrant(
+    factory: Callable[..., QdrantClient], secret: Secret | None, **options: Any
+) -> QdrantClient:
+    return factory(api_key=secret.get() if secret is not None else None, **options)
+
+
 def open_qdrant_client(
     url: str | None = None,
-    api_key: str | None = None,
+    api_key: str | Secret | None = None,
     location: str | None = None,
     path: str | Path | None = None,
     **client_options: Any,
@@ -157,6 +172,8 @@ def open_qdrant_client(
         from qdrant_client import QdrantClient
     except ImportError:
         raise OptionalDependencyError("qdrant-client", "qdrant") from None
+    secret = _secret(api_key)
+    del api_key  # no frame of ours keeps the raw key (error reporters print frame locals)
     max_retries = check_int("max_retries", client_options.pop("max_retries", 3), 0)
     batch_size = check_int(
         "upsert_batch_size", client_options.pop("upsert_batch_size", DEFAULT_UPSERT_BATCH), 1
@@ -171,14 +188,15 @@ def open_qdrant_client(
     where = "memory" if location == ":memory:" else str(path or redact_url(url or location))
     if client_options.get("host"):
         where = str(client_options["host"])
-    caller = QdrantCaller(where=where, secret=api_key, max_retries=max_retries)
+    caller = QdrantCaller(where=where, secret=secret, max_retries=max_retries)
     if not local:
         client_options.setdefault("check_compatibility", False)
     qdrant = caller.call(
         "connect",
+        _new_qdrant,
         QdrantClient,
+        secret,
         url=url,
-        api_key=api_key,
         location=location,
         path=str(path) if path is not None else None,
         **client_options,
