@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from multivector.api.verify_command import add_verify_parser, run_verify
 from multivector.errors import MultiVectorError
 
 __all__ = ["main"]
@@ -101,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=64, help="import batch size")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     ev.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_verify_parser(sub)
     return parser
 
 
@@ -293,6 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "verify":
+            return run_verify(args)
     except MultiVectorError as exc:
         print(f"multivector {args.command}: error: {exc}", file=sys.stderr)
         return 2

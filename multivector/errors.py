@@ -56,6 +56,7 @@ __all__ = [
     "RateLimitError",
     "StorageError",
     "StorageFormatError",
+    "StorageWarning",
     "StoreLockedError",
 ]
 
@@ -113,6 +114,10 @@ class StorageError(MultiVectorError, OSError):
 
 class StorageFormatError(StorageError):
     """A file (a store, or model weights) is damaged, or was written by a newer format version."""
+
+
+class StorageWarning(UserWarning):
+    """A derived cache file of the store was damaged and is being rebuilt from SQLite."""
 
 
 class StoreLockedError(StorageError):

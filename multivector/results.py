@@ -126,6 +126,30 @@ class QueryReturn:
 
 
 @dataclass(frozen=True)
+class VerifyReport:
+    """What ``client.verify()`` checked: objects read per collection, and every problem found."""
+
+    location: str
+    objects: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether no problem was found."""
+        return not self.problems
+
+    def __str__(self) -> str:
+        head = f"{self.location}: {sum(self.objects.values())} objects in {len(self.objects)} collections"
+        if self.ok:
+            return head + ": ok"
+        return (
+            head
+            + f": {len(self.problems)} problem(s)\n"
+            + "\n".join(f"  - {p}" for p in self.problems)
+        )
+
+
+@dataclass(frozen=True)
 class BatchFailure:
     """An object a batch rejected: its position in the batch, its uuid and why."""
 

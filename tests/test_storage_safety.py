@@ -155,6 +155,9 @@ def test_a_matrix_stored_in_another_dtype_is_converted_on_load(tmp_path):
     client.close()
     blob = np.full((2, 3), 0.5, "<f4").tobytes()
     _damage(path, "UPDATE vectors SET dtype = 'float32', data = ? WHERE uuid = 'a'", (blob,))
+    # As a format-1 store (no row checksums) would hold it: the next writable open upgrades
+    # the file and checksums the rows as they are.
+    _damage(path, "UPDATE meta SET value = '1' WHERE key = 'format_version'")
     with multivector.connect(path) as client:
         got = client.collections.use("Safe").query.fetch_objects_by_ids(
             ["a", "b"], include_vector=True

@@ -11,6 +11,7 @@ from multivector.api.collection import Collection
 from multivector.backends.protocol import ClientBackend
 from multivector.embeddings.factory import builtin_vector_config
 from multivector.errors import CollectionExistsError, CollectionNotFoundError, ConfigError
+from multivector.results import VerifyReport
 from multivector.schema.config import (
     CollectionConfig,
     InvertedIndexConfig,
@@ -177,6 +178,13 @@ class Client:
     def is_ready(self) -> bool:
         """Whether the client can serve requests."""
         return not self._closed
+
+    def verify(self) -> VerifyReport:
+        """Check everything the store holds (a durable store: SQLite's integrity check, every
+        row's checksum, every collection's row count, every cache file's CRC). Returns a report;
+        ``report.ok`` is True when nothing is damaged. ``python -m multivector verify PATH`` runs it.
+        """
+        return self.backend.verify()
 
     def backup(self, dest: str | Path) -> None:
         """Write a consistent copy of the whole store to ``dest`` while reads go on."""

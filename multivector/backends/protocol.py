@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from multivector.results import ScoreExplanation, TokenHighlight
+from multivector.results import ScoreExplanation, TokenHighlight, VerifyReport
 from multivector.schema.config import CollectionConfig
 from multivector.schema.query import BM25OperatorSpec, FilterNode
 
@@ -230,4 +230,8 @@ class ClientBackend(Protocol):
 
     def describe(self) -> Mapping[str, Any]:
         """Backend name and location, for reprs (never secrets)."""
+        ...
+
+    def verify(self) -> VerifyReport:
+        """Check everything stored; the report lists every problem found (none: ``ok``)."""
         ...

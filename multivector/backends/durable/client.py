@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from multivector.backends.durable.checksums import CollectionRow, write_collection_row
 from multivector.backends.durable.folder_cache import ArenaCache
 from multivector.backends.durable.sqlite_db import LOCK_NAME, Database, WriterLock
 from multivector.backends.durable.sqlite_schema import (
@@ -33,6 +34,7 @@ from multivector.backends.embedded.ann_index import check_index_configs
 from multivector.backends.embedded.collection import EmbeddedCollection
 from multivector.backends.embedded.storage import KeywordCache
 from multivector.errors import CollectionNotFoundError, ConfigError, StorageError
+from multivector.results import VerifyReport
 from multivector.schema.config import CollectionConfig, Tokenization
 
 __all__ = ["DurableClient", "open_durable_client"]
@@ -72,7 +74,11 @@ def open_durable_client(
             f"{folder} is not a store folder; open it without read_only to create one"
         )
     conn = connect_db(
-        folder / DB_NAME, create=not read_only, synchronous=synchronous, busy_timeout=busy_timeout
+        folder / DB_NAME,
+        create=not read_only,
+        synchronous=synchronous,
+        busy_timeout=busy_timeout,
+        read_only=read_only,
     )
     writer = WriterLock(folder / LOCK_NAME, timeout=lock_timeout)
     db = Database(conn, file=folder / DB_NAME, writer=writer, read_only=read_only)
@@ -118,6 +124,7 @@ class DurableClient:
                 "INSERT INTO collections (name, config) VALUES (?, ?)", (config.name, text)
             )
             cid = int(cursor.lastrowid or 0)
+            write_collection_row(conn, CollectionRow(id=cid, name=config.name, config=text))
         return self._attach(config, cid)
 
     def _attach(self, config: CollectionConfig, cid: int) -> EmbeddedCollection:
@@ -237,6 +244,28 @@ class DurableClient:
                         keyword[name] = KeywordCache(tokenization, postings)
                 seq = storage.seq
             cache.save(cid, seq=seq, snapshot=snap, keyword=keyword)
+
+    def verify(self) -> VerifyReport:
+        """Check the whole store: SQLite's integrity check, every row's checksum and every
+        collection's row count (a full load from the store file), and every cache file's CRC.
+        """
+        report = VerifyReport(str(self._folder))
+        try:
+            with self._db.reading() as conn:
+                result = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        except StorageError as exc:
+            report.problems.append(str(exc))
+            return report
+        if result != ["ok"]:
+            report.problems.extend(f"{self._db.file}: {line}" for line in result[:20])
+        for name, (cid, _text) in sorted(self._rows().items()):
+            try:
+                snap = SqliteCollectionStorage(self._db, cid, cache=None).snapshot()
+                report.objects[name] = len(snap.uuids)
+            except StorageError as exc:
+                report.problems.append(f"collection {name!r}: {exc}")
+            report.problems.extend(self._cache.verify(cid))
+        return report
 
     def describe(self) -> Mapping[str, Any]:
         """Backend name and folder."""

@@ -7,9 +7,11 @@ token bytes). With ``tokens=True`` it also keeps ``s<i>.tokens.npy`` and ``s<i>.
 vector space, memory-mapped on reopen (a second copy of every token matrix: about twice the disk),
 plus ``s<i>.scales.npy`` for an int8 space (its per-token float32 scales).
 Paths use integer ids only, never names. The cache is derived data: SQLite stays the source of
-truth. A stamp that differs from the store's sequence number, or any file that fails to load or
-check, means "rebuild from SQLite". The stamp is removed before files are rewritten and written
-last, so a torn rewrite is never used.
+truth. A stamp that differs from the store's sequence number means "rebuild from SQLite"; so does
+any file that fails its CRC-32 (kept in the stamp, itself checksummed), fails to load or check,
+and that case also warns once (:class:`~multivector.errors.StorageWarning`), since a cache
+file should never be damaged. The stamp is removed before files are rewritten and written last,
+so a torn rewrite is never used.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,10 +29,11 @@ import numpy as np
 from multivector.backends.embedded.bm25_postings import BulkPostings
 from multivector.backends.embedded.storage import KeywordCache, PackedArena, Snapshot
 
-__all__ = ["CACHE_DIR", "ArenaCache", "CachedState"]
+__all__ = ["CACHE_DIR", "ArenaCache", "CachedState", "file_crc"]
 
 CACHE_DIR = "cache"
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
+_CHUNK = 1 << 24
 _BULK_ARRAYS = ("df", "term_ptr", "slots", "tfs", "doc_ptr", "doc_tids", "lengths")
 
 
@@ -48,19 +53,34 @@ class ArenaCache:
     def __init__(self, folder: Path, *, tokens: bool) -> None:
         self._root = folder / CACHE_DIR
         self.tokens = tokens
+        #: Why the last :meth:`load` refused a cache that claimed to be current (None: it did not).
+        self.last_problem: str | None = None
 
     def _dir(self, collection_id: int) -> Path:
         return self._root / f"c{int(collection_id)}"
 
     def stamp(self, collection_id: int) -> dict[str, Any] | None:
-        """The stamp of a collection's cache (None when absent or unreadable)."""
+        """The stamp of a collection's cache (None when absent, unreadable or damaged)."""
+        return self._stamp(collection_id)[0]
+
+    def _stamp(self, collection_id: int) -> tuple[dict[str, Any] | None, str | None]:
+        """The stamp, or None and why it is unusable when it is damaged (None when just absent
+        or of another cache format: a normal rebuild).
+        """
+        path = self._dir(collection_id) / _STAMP
         try:
-            data = json.loads((self._dir(collection_id) / _STAMP).read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT:
-            return None
-        return data
+            data = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return None, None
+        except (OSError, ValueError) as exc:
+            return None, f"{path} cannot be read ({exc})"
+        if not isinstance(data, dict):
+            return None, f"{path} is damaged (not a JSON object)"
+        if data.get("format") != _CACHE_FORMAT:
+            return None, None
+        if data.get("crc") != _stamp_crc(data):
+            return None, f"{path} is damaged (CRC-32 mismatch)"
+        return data, None
 
     def is_current(self, collection_id: int, *, seq: int) -> bool:
         """Whether the cache reflects sequence number ``seq``."""
@@ -72,11 +92,30 @@ class ArenaCache:
 
         Token arenas are memory-mapped read-only, and only returned when this cache keeps tokens.
         """
-        stamp = self.stamp(collection_id)
+        stamp, self.last_problem = self._stamp(collection_id)
         if stamp is None or stamp.get("seq") != seq or stamp.get("n") != len(uuids):
             return None
         folder = self._dir(collection_id)
         n = len(uuids)
+        state = self._load_checked(folder, stamp, n, uuids)
+        if self.stamp(collection_id) != stamp:  # rewritten while we read: do not trust it
+            self.last_problem = None
+            return None
+        return state
+
+    def _load_checked(
+        self, folder: Path, stamp: dict[str, Any], n: int, uuids: list[str]
+    ) -> CachedState | None:
+        for name, crc in dict(stamp.get("files") or {}).items():
+            if name == "uuids.npy" or name.startswith("k") or self.tokens:
+                try:
+                    actual = file_crc(folder / name)
+                except OSError as exc:
+                    self.last_problem = f"{folder / name} cannot be read ({exc})"
+                    return None
+                if actual != crc:
+                    self.last_problem = f"{folder / name} is damaged (CRC-32 mismatch)"
+                    return None
         try:
             cached = np.load(folder / "uuids.npy", allow_pickle=False)
             if cached.shape != (n,) or cached.tolist() != uuids:
@@ -110,9 +149,8 @@ class ArenaCache:
                 if base is None:
                     return None
                 keyword[str(entry["property"])] = KeywordCache(str(entry["tokenization"]), base)
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
-            return None
-        if self.stamp(collection_id) != stamp:  # rewritten while we read: do not trust it
+        except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as exc:
+            self.last_problem = f"the cache in {folder} cannot be loaded ({exc})"
             return None
         return CachedState(arenas, keyword)
 
@@ -154,20 +192,51 @@ class ArenaCache:
         for i, (name, cached) in enumerate(keyword.items()):
             _write_bulk(folder, i, cached.postings)
             entries.append({"property": name, "tokenization": cached.tokenization})
-        stamp = {
+        stamp: dict[str, Any] = {
             "format": _CACHE_FORMAT,
             "seq": seq,
             "n": len(snapshot.uuids),
             "spaces": spaces,
             "keyword": entries,
+            "files": {p.name: file_crc(p) for p in sorted(folder.iterdir()) if p.name != _STAMP},
         }
+        stamp["crc"] = _stamp_crc(stamp)
         tmp = folder / (_STAMP + ".tmp")
         tmp.write_text(json.dumps(stamp), encoding="utf-8")
         os.replace(tmp, folder / _STAMP)
 
+    def verify(self, collection_id: int) -> list[str]:
+        """Problems of a collection's cache files (none when there is no cache)."""
+        stamp, problem = self._stamp(collection_id)
+        if stamp is None:
+            return [] if problem is None else [problem + "; the cache is rebuilt on open"]
+        problems = []
+        for name, crc in dict(stamp.get("files") or {}).items():
+            path = self._dir(collection_id) / name
+            try:
+                if file_crc(path) != crc:
+                    problems.append(f"{path} is damaged (CRC-32 mismatch; rebuilt on open)")
+            except OSError as exc:
+                problems.append(f"{path} cannot be read ({exc}; rebuilt on open)")
+        return problems
+
     def drop(self, collection_id: int) -> None:
         """Remove a collection's cache."""
         shutil.rmtree(self._dir(collection_id), ignore_errors=True)
+
+
+def file_crc(path: Path) -> int:
+    """CRC-32 of a file's bytes."""
+    crc = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _stamp_crc(stamp: dict[str, Any]) -> int:
+    body = {k: v for k, v in stamp.items() if k != "crc"}
+    return zlib.crc32(json.dumps(body, sort_keys=True).encode())
 
 
 def _write_npy(path: Path, array: np.ndarray[Any, Any]) -> None:

@@ -21,6 +21,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from multivector.backends.durable.checksums import (
+    CollectionRow,
+    check_row,
+    check_totals,
+    vector_crc,
+)
 from multivector.backends.embedded.storage import PackedArena
 from multivector.errors import StorageFormatError
 from multivector.schema.config import CollectionConfig, DataType
@@ -35,7 +41,10 @@ STORED_DTYPES: dict[str, np.dtype[Any]] = {**DTYPES, "int8": DTYPES["float16"]}
 _SHAPES = (
     "SELECT uuid, space, n_tokens, dim, dtype FROM vectors NOT INDEXED WHERE collection_id = ?"
 )
-_BLOBS = "SELECT uuid, space, data FROM vectors NOT INDEXED WHERE collection_id = ?"
+_BLOBS = (
+    "SELECT uuid, space, n_tokens, dim, dtype, data, crc FROM vectors NOT INDEXED "
+    "WHERE collection_id = ?"
+)
 
 
 def read_arenas(
@@ -45,6 +54,7 @@ def read_arenas(
     uuids: list[str],
     config: CollectionConfig,
     file: Path,
+    row: CollectionRow | None = None,
 ) -> dict[str, PackedArena]:
     """The packed arenas of every configured vector space, slots in the order of ``uuids``.
 
@@ -52,7 +62,8 @@ def read_arenas(
 
     Rows of unknown spaces or of objects not in ``uuids`` are skipped (they cannot exist inside
     one read transaction unless the file was edited); a blob whose length, dtype or width does not
-    match its row raises :class:`~multivector.errors.StorageFormatError`.
+    match its row, or whose checksum does not, raises :class:`~multivector.errors.StorageFormatError`;
+    so does a count or XOR of the rows read that differs from the collection ``row``'s.
     """
     slot_of = {u: i for i, u in enumerate(uuids)}
     n = len(uuids)
@@ -89,7 +100,13 @@ def read_arenas(
         tokens[space] = array
         targets[space] = memoryview(array).cast("B")  # type: ignore[arg-type]  # C-contiguous
         row_bytes[space] = dim * spaces[space].itemsize
-    for uuid, space, data in conn.execute(_BLOBS, (collection_id,)):
+    n_rows = rows_xor = 0
+    for uuid, space, n_tokens, dim, dtype, data, crc in conn.execute(_BLOBS, (collection_id,)):
+        if isinstance(data, bytes):
+            actual = vector_crc(uuid, space, n_tokens, dim, dtype, data)
+            check_row(crc, actual, f"the matrix of object {uuid!r} in vector {space!r}", file)
+            n_rows += 1
+            rows_xor ^= actual
         target = targets.get(space)
         slot = slot_of.get(uuid)
         if target is None or slot is None:
@@ -110,6 +127,8 @@ def read_arenas(
         if stored is not None:
             data = np.frombuffer(data, dtype=stored).astype(spaces[space]).tobytes()
         target[start:end] = data
+    if row is not None:
+        check_totals(row, "vectors", n_rows, rows_xor, file)
     return {space: PackedArena(tokens[space], offsets[space], dims[space]) for space in tokens}
 
 

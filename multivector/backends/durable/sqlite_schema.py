@@ -7,6 +7,7 @@ uuids, properties, blobs) is a bound parameter.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,8 +26,9 @@ __all__ = [
     "translate_errors",
 ]
 
-#: Bumped whenever the on-disk layout changes incompatibly; stores with a higher one are refused.
-FORMAT_VERSION = 1
+#: Bumped whenever the on-disk layout changes; stores with a higher one are refused, stores
+#: with a lower one are upgraded by their first writable open (format 2 added row checksums).
+FORMAT_VERSION = 2
 DB_NAME = "multivector.sqlite3"
 _APPLICATION_ID = 0x4D564543  # "MVEC": marks the file as ours (PRAGMA application_id)
 
@@ -39,7 +41,12 @@ _DDL = (
         name TEXT NOT NULL UNIQUE,
         config TEXT NOT NULL,
         last_seq INTEGER NOT NULL DEFAULT 0,
-        prune_seq INTEGER NOT NULL DEFAULT 0)""",
+        prune_seq INTEGER NOT NULL DEFAULT 0,
+        n_objects INTEGER,
+        objects_xor INTEGER,
+        n_vectors INTEGER,
+        vectors_xor INTEGER,
+        crc INTEGER)""",
     """CREATE TABLE IF NOT EXISTS objects (
         collection_id INTEGER NOT NULL,
         uuid TEXT NOT NULL,
@@ -47,6 +54,7 @@ _DDL = (
         properties TEXT NOT NULL,
         creation_time REAL,
         update_time REAL,
+        crc INTEGER,
         PRIMARY KEY (collection_id, uuid))""",
     "CREATE INDEX IF NOT EXISTS objects_by_seq ON objects (collection_id, seq)",
     """CREATE TABLE IF NOT EXISTS vectors (
@@ -57,6 +65,7 @@ _DDL = (
         dim INTEGER NOT NULL,
         dtype TEXT NOT NULL,
         data BLOB NOT NULL,
+        crc INTEGER,
         PRIMARY KEY (collection_id, uuid, space))""",
     """CREATE TABLE IF NOT EXISTS deletions (
         collection_id INTEGER NOT NULL,
@@ -88,34 +97,114 @@ def translate_errors(path: Path) -> Iterator[None]:
 
 
 def connect_db(
-    path: Path, *, create: bool, synchronous: Synchronous, busy_timeout: float
+    path: Path,
+    *,
+    create: bool,
+    synchronous: Synchronous,
+    busy_timeout: float,
+    read_only: bool = False,
 ) -> sqlite3.Connection:
-    """Open (and when ``create``, initialise) the store file; checks its format version."""
+    """Open (and when ``create``, initialise) the store file; checks its format version.
+
+    A new store is initialised in a temporary file and renamed into place, so a store file that
+    exists is never empty: a 0-byte (or foreign) file is refused, not re-created. ``read_only``
+    opens with ``mode=ro`` (never writing, not even the WAL mode switch), and on read-only media,
+    where SQLite cannot create the WAL's shared-memory file, falls back to ``immutable=1``.
+    """
     with translate_errors(path):
-        fresh = not path.exists() or path.stat().st_size == 0
-        if fresh and not create:
+        if path.exists():
+            if path.stat().st_size == 0:
+                raise StorageFormatError(
+                    f"{path} is empty (0 bytes): the store file was truncated or replaced; "
+                    "restore it from a backup made with client.backup(dest), or remove it to "
+                    "start an empty store"
+                )
+        elif not create:
             raise StorageError(
                 f"{path} does not exist; open the folder without read_only=True to create a store"
             )
-        conn = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout
-        )
+        else:
+            _create_file(path, synchronous=synchronous)
+        conn = _open(path, read_only=read_only, busy_timeout=busy_timeout)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")  # an int, not input
-            if fresh:
-                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-                conn.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            if mode is None or str(mode[0]).lower() != "wal":
-                raise StorageError(f"{path}: could not switch the database to WAL mode ({mode})")
-            conn.execute("PRAGMA synchronous = " + ("FULL" if synchronous == "full" else "NORMAL"))
-            if fresh:
-                _initialise(conn)
-            check_format(conn, path)
+            version = check_format(
+                conn, path
+            )  # before anything writes: a foreign file stays as it was
+            if not read_only:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                if mode is None or str(mode[0]).lower() != "wal":
+                    raise StorageError(
+                        f"{path}: could not switch the database to WAL mode ({mode})"
+                    )
+                conn.execute(
+                    "PRAGMA synchronous = " + ("FULL" if synchronous == "full" else "NORMAL")
+                )
+            if version < FORMAT_VERSION and not read_only:
+                from multivector.backends.durable.upgrade import upgrade
+
+                upgrade(conn, path, version, FORMAT_VERSION)
         except BaseException:
             conn.close()
             raise
         return conn
+
+
+def _open(path: Path, *, read_only: bool, busy_timeout: float) -> sqlite3.Connection:
+    if not read_only:
+        conn = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")  # an int, not input
+        return conn
+    uri = path.resolve().as_uri()
+    try:
+        return _connect_uri(uri + "?mode=ro", busy_timeout)
+    except sqlite3.OperationalError as exc:
+        if not _read_only_media(exc):
+            raise
+    # Read-only media: SQLite cannot create the WAL's -shm file; nothing can change the file.
+    return _connect_uri(uri + "?mode=ro&immutable=1", busy_timeout)
+
+
+def _connect_uri(uri: str, busy_timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        uri, uri=True, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")  # an int, not input
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _read_only_media(exc: sqlite3.OperationalError) -> bool:
+    """Whether ``exc`` says the WAL's side files cannot be made (a read-only file system)."""
+    text = str(exc).lower()
+    return any(w in text for w in ("readonly", "read-only", "unable to open"))
+
+
+def _create_file(path: Path, *, synchronous: Synchronous) -> None:
+    """Initialise a new store in a temporary file beside ``path``, then rename it into place."""
+    tmp = path.with_name(path.name + ".new")
+    for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    conn = sqlite3.connect(str(tmp), isolation_level=None)
+    try:
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+        _initialise(conn)
+    finally:
+        conn.close()
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _initialise(conn: sqlite3.Connection) -> None:
@@ -134,8 +223,8 @@ def _initialise(conn: sqlite3.Connection) -> None:
         raise
 
 
-def check_format(conn: sqlite3.Connection, path: Path) -> None:
-    """Refuse files that are not ours or were written by a newer format version."""
+def check_format(conn: sqlite3.Connection, path: Path) -> int:
+    """The file's format version; refuses files that are not ours, or of a newer format."""
     app_id = conn.execute("PRAGMA application_id").fetchone()
     if app_id is None or int(app_id[0]) != _APPLICATION_ID:
         raise StorageFormatError(
@@ -156,3 +245,8 @@ def check_format(conn: sqlite3.Connection, path: Path) -> None:
             f"{FORMAT_VERSION} at most: upgrade multivector to {rows.get('written_by', 'a newer release')} "
             "or newer to open it"
         )
+    if version < 1:
+        raise StorageFormatError(
+            f"{path} has format_version {version} in its meta table; the file is damaged"
+        )
+    return version

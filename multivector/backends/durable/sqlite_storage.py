@@ -9,15 +9,27 @@ dtype (int8 spaces as float16: the arena quantises on load); properties as JSON 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from multivector.backends.durable.checksums import (
+    check_row,
+    check_totals,
+    object_crc,
+    read_collection_row,
+    stored_crcs,
+    vector_crc,
+    write_collection_row,
+    xor_all,
+)
 from multivector.backends.durable.folder_cache import ArenaCache
 from multivector.backends.durable.sqlite_db import Database
 from multivector.backends.durable.sqlite_read import (
@@ -29,14 +41,14 @@ from multivector.backends.durable.sqlite_read import (
 )
 from multivector.backends.embedded.storage import KeywordCache, Snapshot, StorageDelta
 from multivector.backends.protocol import StoredObject
-from multivector.errors import CollectionNotFoundError, StorageFormatError
+from multivector.errors import StorageFormatError, StorageWarning
 from multivector.schema.config import CollectionConfig, Tokenization
 
 __all__ = ["SqliteCollectionStorage", "decode_config"]
 
-_OBJECT_COLUMNS = "uuid, seq, properties, creation_time, update_time"
+_OBJECT_COLUMNS = "uuid, seq, properties, creation_time, update_time, crc"
 _CHANGED_VECTORS = (
-    "SELECT v.uuid, v.space, v.n_tokens, v.dim, v.dtype, v.data FROM objects AS o "
+    "SELECT v.uuid, v.space, v.n_tokens, v.dim, v.dtype, v.data, v.crc FROM objects AS o "
     "JOIN vectors AS v ON v.collection_id = o.collection_id AND v.uuid = o.uuid "
     "WHERE o.collection_id = ? AND o.seq > ? ORDER BY o.seq"
 )
@@ -105,63 +117,98 @@ class SqliteCollectionStorage:
         """Persist the configuration in its own transaction."""
         text = json.dumps(config.to_dict(), sort_keys=True)
         with self._db.writing() as conn:
-            conn.execute("UPDATE collections SET config = ? WHERE id = ?", (text, self._id))
+            row = read_collection_row(conn, self._id, self._db.file)
+            write_collection_row(conn, dataclasses.replace(row, config=text))
         self._config_text, self._config = text, config
 
-    def write(self, *, upserts: Sequence[StoredObject], deletes: Sequence[str]) -> None:
-        """Apply upserts and deletes in one transaction; durable when it returns."""
+    def write(
+        self,
+        *,
+        upserts: Sequence[StoredObject],
+        deletes: Sequence[str],
+        kept: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
+        """Apply upserts and deletes in one transaction; durable when it returns.
+
+        ``kept`` names, per upserted uuid, the spaces whose stored rows stay as they are (an
+        ``update`` that did not touch them: their float16 source rows are not rewritten from the
+        int8 arena). Every row is written with its checksum, and the collection's counts and
+        XORs follow, so a full load can tell a missing row from a present one.
+        """
+        kept = kept or {}
+        latest = list({o.uuid: o for o in upserts}.values())  # a repeated uuid: the last wins
+        deletes = list(dict.fromkeys(deletes))
         dtypes = {
             v.name: STORED_DTYPES[v.dtype] for v in (self._config.vectors if self._config else ())
         }
         with self._db.writing() as conn:
-            row = conn.execute(
-                "SELECT last_seq FROM collections WHERE id = ?", (self._id,)
-            ).fetchone()
-            if row is None:
-                raise CollectionNotFoundError(
-                    f"collection #{self._id} was deleted by another client; reopen it"
-                )
-            seq = int(row[0])
+            row = read_collection_row(conn, self._id, self._db.file)
+            seq = row.last_seq
+            touched = list(dict.fromkeys([*deletes, *(o.uuid for o in latest)]))
+            old_objects = stored_crcs(conn, "objects", self._id, touched)
+            old_vectors = [
+                (u, space, c)
+                for u, space, c in stored_crcs(conn, "vectors", self._id, touched)
+                if space not in kept.get(u, frozenset())
+            ]
+            n_objects = row.n_objects - len(old_objects)
+            objects_xor = row.objects_xor ^ xor_all(c for *_, c in old_objects)
+            n_vectors = row.n_vectors - len(old_vectors)
+            vectors_xor = row.vectors_xor ^ xor_all(c for *_, c in old_vectors)
+            conn.executemany(
+                "DELETE FROM vectors WHERE collection_id = ? AND uuid = ? AND space = ?",
+                [(self._id, u, space) for u, space, _ in old_vectors],
+            )
             if deletes:
-                keys = [(self._id, u) for u in deletes]
-                conn.executemany("DELETE FROM objects WHERE collection_id = ? AND uuid = ?", keys)
-                conn.executemany("DELETE FROM vectors WHERE collection_id = ? AND uuid = ?", keys)
+                conn.executemany(
+                    "DELETE FROM objects WHERE collection_id = ? AND uuid = ?",
+                    [(self._id, u) for u in deletes],
+                )
                 conn.executemany(
                     "INSERT INTO deletions (collection_id, uuid, seq) VALUES (?, ?, ?)",
                     [(self._id, u, seq + i + 1) for i, u in enumerate(deletes)],
                 )
                 seq += len(deletes)
-            if upserts:
-                keys = [(self._id, o.uuid) for o in upserts]
-                conn.executemany("DELETE FROM vectors WHERE collection_id = ? AND uuid = ?", keys)
-                conn.executemany(
-                    "INSERT OR REPLACE INTO objects (collection_id, uuid, seq, properties, "
-                    "creation_time, update_time) VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            self._id,
-                            o.uuid,
-                            seq + i + 1,
-                            json.dumps(o.properties, default=_encode_value),
-                            o.creation_time,
-                            o.update_time,
-                        )
-                        for i, o in enumerate(upserts)
-                    ],
+            object_rows = []
+            vector_rows = []
+            for i, o in enumerate(latest):
+                text = json.dumps(o.properties, default=_encode_value)
+                crc = object_crc(o.uuid, seq + i + 1, text, o.creation_time, o.update_time)
+                object_rows.append(
+                    (self._id, o.uuid, seq + i + 1, text, o.creation_time, o.update_time, crc)
                 )
-                conn.executemany(
-                    "INSERT OR REPLACE INTO vectors (collection_id, uuid, space, n_tokens, dim, "
-                    "dtype, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (self._id, o.uuid, space, int(m.shape[0]), int(m.shape[1]), dt.name, blob)
-                        for o in upserts
-                        for space, m in o.vectors.items()
-                        for dt in [dtypes.get(space, DTYPES["float32"])]
-                        for blob in [np.ascontiguousarray(m, dtype=dt).tobytes()]
-                    ],
-                )
-                seq += len(upserts)
-            conn.execute("UPDATE collections SET last_seq = ? WHERE id = ?", (seq, self._id))
+                objects_xor ^= crc
+                for space, m in o.vectors.items():
+                    if space in kept.get(o.uuid, frozenset()):
+                        continue
+                    dt = dtypes.get(space, DTYPES["float32"])
+                    blob = np.ascontiguousarray(m, dtype=dt).tobytes()
+                    n, dim = int(m.shape[0]), int(m.shape[1])
+                    vcrc = vector_crc(o.uuid, space, n, dim, dt.name, blob)
+                    vector_rows.append((self._id, o.uuid, space, n, dim, dt.name, blob, vcrc))
+                    vectors_xor ^= vcrc
+            conn.executemany(
+                "INSERT OR REPLACE INTO objects (collection_id, uuid, seq, properties, "
+                "creation_time, update_time, crc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                object_rows,
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO vectors (collection_id, uuid, space, n_tokens, dim, "
+                "dtype, data, crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                vector_rows,
+            )
+            seq += len(latest)
+            write_collection_row(
+                conn,
+                dataclasses.replace(
+                    row,
+                    last_seq=seq,
+                    n_objects=n_objects + len(object_rows),
+                    objects_xor=objects_xor,
+                    n_vectors=n_vectors + len(vector_rows),
+                    vectors_xor=vectors_xor,
+                ),
+            )
         self._seq = seq
 
     def compact(self, *, prune_log: bool) -> None:
@@ -169,9 +216,8 @@ class SqliteCollectionStorage:
         if prune_log:
             with self._db.writing() as conn:
                 conn.execute("DELETE FROM deletions WHERE collection_id = ?", (self._id,))
-                conn.execute(
-                    "UPDATE collections SET prune_seq = last_seq WHERE id = ?", (self._id,)
-                )
+                row = read_collection_row(conn, self._id, self._db.file)
+                write_collection_row(conn, dataclasses.replace(row, prune_seq=row.last_seq))
         self._db.vacuum()
 
     # ------------------------------------------------------------------- reads
@@ -200,9 +246,9 @@ class SqliteCollectionStorage:
             return None
         self._data_version = version
         with self._db.reading() as conn:
-            last_seq, config_text, prune_seq = self._collection_row(conn)
-            if prune_seq <= self._seq:
-                return self._delta(conn, last_seq=last_seq, config_text=config_text)
+            row = read_collection_row(conn, self._id, self._db.file)
+            if row.prune_seq <= self._seq:
+                return self._delta(conn, last_seq=row.last_seq, config_text=row.config)
         # The deletion log was pruned past what we hold: reload it all (one bulk transaction).
         return StorageDelta(reload=self.snapshot())
 
@@ -221,16 +267,19 @@ class SqliteCollectionStorage:
                 (self._id, self._seq),
             ).fetchall()
             vectors: dict[str, dict[str, npt.NDArray[np.float32]]] = {}
-            for uuid, space, n, dim, dtype, data in conn.execute(
+            for uuid, space, n, dim, dtype, data, crc in conn.execute(
                 _CHANGED_VECTORS, (self._id, self._seq)
             ):
+                self._check_vector(uuid, space, n, dim, dtype, data, crc)
                 matrix = self._decode_matrix(uuid, n, dim, dtype, data)
                 vectors.setdefault(uuid, {})[space] = matrix.astype(np.float32)
+            for uuid, seq, text, c, u, crc in rows:
+                self._check_object(uuid, seq, text, c, u, crc)
             delta.upserts = [
                 StoredObject(
                     uuid, self._decode_props(uuid, text, config), vectors.get(uuid, {}), c, u
                 )
-                for uuid, _seq, text, c, u in rows
+                for uuid, _seq, text, c, u, _crc in rows
             ]
             changed = {o.uuid for o in delta.upserts}
             delta.deletes = [
@@ -247,15 +296,29 @@ class SqliteCollectionStorage:
         return delta
 
     # ----------------------------------------------------------------- helpers
-    def _collection_row(self, conn: sqlite3.Connection) -> tuple[int, str, int]:
-        row = conn.execute(
-            "SELECT last_seq, config, prune_seq FROM collections WHERE id = ?", (self._id,)
-        ).fetchone()
-        if row is None:
-            raise CollectionNotFoundError(
-                f"this collection (#{self._id}) was deleted by another client"
+    def _check_object(
+        self,
+        uuid: str,
+        seq: int,
+        text: str,
+        created: float | None,
+        updated: float | None,
+        crc: int | None,
+    ) -> int:
+        actual = object_crc(uuid, seq, text, created, updated)
+        what = f"the row of object {uuid!r} (its properties, timestamps or sequence number)"
+        check_row(crc, actual, what, self._db.file)
+        return actual
+
+    def _check_vector(
+        self, uuid: str, space: str, n: int, dim: int, dtype: str, data: bytes, crc: int | None
+    ) -> None:
+        if not isinstance(data, bytes):
+            raise StorageFormatError(
+                f"{self._db.file}: the stored matrix of object {uuid!r} is damaged (not a blob)"
             )
-        return int(row[0]), str(row[1]), int(row[2])
+        actual = vector_crc(uuid, space, n, dim, dtype, data)
+        check_row(crc, actual, f"the matrix of object {uuid!r} in vector {space!r}", self._db.file)
 
     def _set_config_text(self, text: str) -> CollectionConfig:
         self._config = decode_config(text, where=str(self._db.file))
@@ -263,25 +326,41 @@ class SqliteCollectionStorage:
         return self._config
 
     def _snapshot(self, conn: sqlite3.Connection) -> Snapshot:
-        last_seq, config_text, _prune = self._collection_row(conn)
-        config = self._set_config_text(config_text)
+        row = read_collection_row(conn, self._id, self._db.file)
+        last_seq = row.last_seq
+        if row.checksums and json.loads(row.config).get("name") != row.name:
+            raise StorageFormatError(
+                f"{self._db.file}: the row of collection {row.name!r} is damaged (its name and "
+                "its configuration disagree)"
+            )
+        config = self._set_config_text(row.config)
         dates, date_arrays = date_properties(config)
         file = self._db.file
         uuids: list[str] = []
         props: list[dict[str, Any]] = []
         times: list[tuple[float, float]] = []
-        for uuid, _seq, text, created, updated in conn.execute(
+        n_objects = objects_xor = 0
+        for uuid, seq, text, created, updated, crc in conn.execute(
             f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE collection_id = ? ORDER BY seq",
             (self._id,),
         ):
+            objects_xor ^= self._check_object(uuid, seq, text, created, updated, crc)
+            n_objects += 1
             uuids.append(uuid)
             props.append(
                 decode_properties(uuid, text, date_props=dates, date_arrays=date_arrays, file=file)
             )
             times.append((created or 0.0, updated or 0.0))
+        check_totals(row, "objects", n_objects, objects_xor, file)
         state = None
         if self._cache is not None:
             state = self._cache.load(self._id, seq=last_seq, uuids=uuids)
+            if self._cache.last_problem is not None:
+                warnings.warn(
+                    f"{self._cache.last_problem}; rebuilding it from {file} (the source of truth)",
+                    StorageWarning,
+                    stacklevel=2,
+                )
         arenas = state.arenas if state is not None else None
         keyword = _usable_keyword(state.keyword if state is not None else {}, config)
         searchable = {
@@ -294,7 +373,7 @@ class SqliteCollectionStorage:
         )
         if arenas is None:
             arenas = read_arenas(
-                conn, collection_id=self._id, uuids=uuids, config=config, file=file
+                conn, collection_id=self._id, uuids=uuids, config=config, file=file, row=row
             )
         self._seq = last_seq
         return Snapshot(

@@ -9,6 +9,7 @@ from typing import Any
 from multivector.backends.embedded.ann_index import check_index_configs
 from multivector.backends.embedded.collection import EmbeddedCollection
 from multivector.errors import CollectionNotFoundError, ConfigError
+from multivector.results import VerifyReport
 from multivector.schema.config import CollectionConfig
 
 __all__ = ["EmbeddedClient"]
@@ -53,6 +54,10 @@ class EmbeddedClient:
     def close(self) -> None:
         """Drop every collection."""
         self._collections.clear()
+
+    def verify(self) -> VerifyReport:
+        """Nothing on disk to check: the object count of each collection."""
+        return VerifyReport("memory", {n: c.count() for n, c in self._collections.items()})
 
     def describe(self) -> Mapping[str, Any]:
         """Backend name and location."""

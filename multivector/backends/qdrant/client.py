@@ -30,6 +30,7 @@ from multivector.errors import (
     ConfigError,
     OptionalDependencyError,
 )
+from multivector.results import VerifyReport
 from multivector.schema.config import CollectionConfig
 
 if TYPE_CHECKING:
@@ -137,6 +138,11 @@ class QdrantClientBackend(QdrantStore):
     def describe(self) -> Mapping[str, Any]:
         """Backend name and location (no credentials)."""
         return dict(self._description)
+
+    def verify(self) -> VerifyReport:
+        """Object counts per collection (Qdrant checks its own storage; see docs/qdrant.md)."""
+        counts = {name: self.open_collection(name).count() for name in self._all_meta()}
+        return VerifyReport(f"qdrant {self._where}", counts)
 
 
 def _secret(api_key: object) -> Secret | None:
