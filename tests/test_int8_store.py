@@ -216,3 +216,31 @@ def test_a_reader_catches_up_with_identical_int8_bytes(tmp_path, rng):
                 assert np.array_equal(mine.matrix(slot), theirs.matrix(slot))
     finally:
         writer.close()
+
+
+def test_update_of_an_int8_space_keeps_the_stored_float16_rows(tmp_path):
+    """update() carries the matrix over: SQLite keeps its float16 source rows, so after a
+    reopen (which quantises from them again) nothing has lost precision twice.
+    """
+    rng = np.random.default_rng(11)
+    objs = _objects(rng, 8)
+    with multivector.connect(tmp_path / "s") as client:
+        col = _create(client)
+        col.data.insert_many(objs)
+        for obj in objs:
+            col.data.update(obj.uuid, {"rank": 100})
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "s" / "multivector.sqlite3")
+    stored = {
+        u: np.frombuffer(d, dtype="<f2").reshape(n, dim)
+        for u, n, dim, d in con.execute("SELECT uuid, n_tokens, dim, data FROM vectors")
+    }
+    con.close()
+    for obj in objs:
+        want = np.asarray(obj.vector["mv"], dtype=np.float16)
+        assert np.array_equal(stored[str(obj.uuid)], want)  # not re-written at int8 precision
+    with multivector.connect(tmp_path / "s") as client:
+        col = client.collections.use("Docs")
+        assert {o.properties["rank"] for o in col.query.fetch_objects().objects} == {100}
+        assert client.verify().ok

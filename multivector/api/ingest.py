@@ -74,6 +74,8 @@ class ObjectPlan:
     jobs: list[EmbedJob]
     originals: list[dict[str, Any]]
     errors: dict[int, BaseException] = field(default_factory=dict)
+    #: Per object, the spaces whose matrix was carried over from the stored object (``update``).
+    kept: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 def source_properties(vec: VectorConfig, config: CollectionConfig) -> tuple[str, ...]:
@@ -187,8 +189,10 @@ def plan_objects(
             continue
         plan.config = config_after
         if existing_vectors is not None:
-            for name, matrix in existing_vectors[i].items():
-                matrices.setdefault(name, matrix)
+            carried = [n for n in existing_vectors[i] if n not in matrices]
+            for name in carried:
+                matrices[name] = existing_vectors[i][name]
+            plan.kept[i] = frozenset(carried)
         plan.uuids.append(uid)
         plan.properties.append(props)
         plan.vectors.append(matrices)
@@ -271,5 +275,7 @@ def finish_objects(
                 )
             )
             continue
-        records.append(ObjectRecord(uid, plan.properties[i], plan.vectors[i]))
+        records.append(
+            ObjectRecord(uid, plan.properties[i], plan.vectors[i], plan.kept.get(i, frozenset()))
+        )
     return records, failures, plan.config

@@ -47,6 +47,9 @@ class ObjectRecord:
     uuid: str
     properties: Mapping[str, Any]
     vectors: Mapping[str, npt.NDArray[np.float32]]
+    #: Spaces whose matrix is the stored object's, carried over unchanged (``update``): storage
+    #: keeps those rows as they are instead of rewriting them from the serving copy.
+    kept: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -241,22 +241,28 @@ class EmbeddedCollection(EmbeddedReads):
                         update_time=now,
                     )
                 )
-            self._commit(objects, [])
+            kept = {rec.uuid: rec.kept for rec in records if rec.kept}
+            self._commit(objects, [], kept)
 
     def delete(self, uuids: Sequence[str]) -> int:
         """Delete objects atomically; returns how many existed."""
         with self.write_transaction():
             present = list(dict.fromkeys(u for u in uuids if u in self._slot_of))
             if present:
-                self._commit([], present)
+                self._commit([], present, {})
             return len(present)
 
-    def _commit(self, upserts: Sequence[StoredObject], deletes: Sequence[str]) -> None:
+    def _commit(
+        self,
+        upserts: Sequence[StoredObject],
+        deletes: Sequence[str],
+        kept: Mapping[str, frozenset[str]],
+    ) -> None:
         """Write to storage, then apply in memory. Should applying fail after the commit, memory
         is marked stale and reloaded from storage at the next call, never left behind.
         """
         if self._storage is not None:
-            self._storage.write(upserts=upserts, deletes=deletes)
+            self._storage.write(upserts=upserts, deletes=deletes, kept=kept)
         try:
             compacted = self._apply(upserts, deletes)
         except BaseException:

@@ -7,7 +7,7 @@ a :class:`StorageDelta` is what other processes committed since this one last lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -81,8 +81,16 @@ class CollectionStorage(Protocol):
         """Persist the configuration."""
         ...
 
-    def write(self, *, upserts: Sequence[StoredObject], deletes: Sequence[str]) -> None:
-        """Apply upserts and deletes in one transaction; durable when it returns."""
+    def write(
+        self,
+        *,
+        upserts: Sequence[StoredObject],
+        deletes: Sequence[str],
+        kept: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
+        """Apply upserts and deletes in one transaction; durable when it returns. ``kept``: per
+        uuid, spaces whose stored rows stay as they are (not rewritten from the serving copy).
+        """
         ...
 
     def load(self) -> Iterator[StoredObject]:
