@@ -564,13 +564,17 @@ def test_text2vec_collection_needs_no_store_embedder(backend_name, embedder) -> 
 def test_incompatible_collections_are_refused(backend_name, embedder) -> None:
     client = make_client(backend_name)
     try:
-        plain = client.collections.create(
-            "Plain",
+        strict = client.collections.create(
+            "Strict",
             vector_config=[Configure.MultiVectors.self_provided()],
             properties=[Property(name="text", data_type=DataType.TEXT)],
+            auto_schema=False,
         )
-        with pytest.raises(ConfigError, match="node schema"):
-            MultiVectorStore(collection=plain, embedder=embedder)
+        store = MultiVectorStore(collection=strict, embedder=embedder)  # read-only use is fine
+        assert store.query(q("lorem")).ids == []
+        with pytest.raises(ConfigError, match=r"auto_schema is off.*nothing was stored"):
+            store.add(_nodes())
+        assert len(strict) == 0
         all_text = client.collections.create(
             "AllText",
             vector_config=[Configure.MultiVectors.text2vec(embedder=embedder)],

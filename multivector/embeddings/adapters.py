@@ -72,6 +72,9 @@ class EmbeddingsAdapter:
     is cosine similarity). A multi-vector embedder's matrices pass through untouched.
     """
 
+    embeddings: Any
+    normalize: bool
+
     def __init__(self, embeddings: Any, *, normalize: bool = True) -> None:
         if isinstance(embeddings, EmbeddingsAdapter):
             embeddings = embeddings.embeddings
@@ -129,7 +132,11 @@ class EmbeddingsAdapter:
         """Async :meth:`embed_query`."""
         name = "aget_query_embedding" if self._llama else "aembed_query"
         native = getattr(self.embeddings, name, None)
-        raw = await native(text) if native is not None else await asyncio.to_thread(self.embed_query, text)
+        raw = (
+            await native(text)
+            if native is not None
+            else await asyncio.to_thread(self.embed_query, text)
+        )
         return self.as_matrix(raw)
 
 

@@ -6,11 +6,13 @@ Nothing here imports LangChain.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from multivector.errors import ConfigError
 from multivector.integrations.langchain.filters import translate_filter
 from multivector.retrieval import SearchMode
+from multivector.schema.query import FilterNode
 
 __all__ = ["SEARCH_TYPES", "search_overrides"]
 
@@ -36,10 +38,16 @@ _PASS_THROUGH: tuple[str, ...] = (
 
 
 def search_overrides(
-    search_type: str, k: int, options: dict[str, Any], *, metadata_key: str
+    search_type: str,
+    k: int,
+    options: dict[str, Any],
+    *,
+    metadata_key: str = "metadata",
+    translate: Callable[[Any], FilterNode | None] | None = None,
 ) -> dict[str, Any]:
     """The ``Retriever.with_settings`` keywords of one search: its mode, ``limit`` ``k`` and the
-    ``options`` renamed (``filter`` translated, with metadata under ``metadata_key``).
+    ``options`` renamed (``filter`` translated by ``translate``, by default with the metadata
+    nested under ``metadata_key``).
 
     Raises:
         ConfigError: an unknown search type or search argument.
@@ -57,6 +65,10 @@ def search_overrides(
                 f"{', '.join(_PASS_THROUGH)}, score_threshold"
             )
         if name == "filters":
-            value = translate_filter(value, metadata_property=metadata_key)
+            value = (
+                translate(value)
+                if translate is not None
+                else translate_filter(value, metadata_property=metadata_key)
+            )
         out[name] = value
     return out

@@ -13,9 +13,12 @@ Comparison operators: ``$eq``, ``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``, ``
 ``$contains`` (list metadata holds every given value), ``$like`` (wildcards ``*`` and ``?``,
 case-insensitive) and ``$exists``. Logical operators: ``$and``, ``$or`` (lists of filters) and
 ``$not`` (one filter). An unknown operator raises :class:`~multivector.errors.FilterError`.
-Every field key reaches ``Filter.by_property(<metadata property>, path=[key])``, so keys that are not
-valid property names (``id``, ``_private``, ``page number``) work; nested metadata is reached with a
-native filter (``Filter.by_property("metadata", path=["author", "name"])``), also accepted.
+Every field key is located by the store's
+:class:`~multivector.integrations.mapping.DocumentMapping`: ``metadata.<key>`` in a collection with
+a ``metadata`` OBJECT property, else the property ``key`` itself (``{"docid": "doc2"}`` on the seed's
+collection), or ``_metadata.<key>`` for keys that cannot be property names (``id``, ``page number``);
+so any key works on every layout. Nested metadata is reached with a native filter
+(``Filter.by_property("metadata", path=["author", "name"])``), also accepted and passed through.
 
 Nothing here imports LangChain.
 """
@@ -26,11 +29,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from multivector.errors import FilterError
+from multivector.integrations.mapping import DocumentMapping
 from multivector.schema.query import Filter, FilterGroup, FilterLeaf, FilterNode, _PropertyFilter
 
 __all__ = ["COMPARISON_OPERATORS", "LOGICAL_OPERATORS", "translate_filter"]
 
 _Leaf = Callable[[_PropertyFilter, Any], FilterNode]
+_Field = Callable[[str], _PropertyFilter]
 
 
 def _eq(field: _PropertyFilter, value: Any) -> FilterNode:
@@ -77,10 +82,17 @@ COMPARISON_OPERATORS: dict[str, _Leaf] = {
 LOGICAL_OPERATORS = ("$and", "$or", "$not")
 
 
-def translate_filter(filter_: Any, *, metadata_property: str = "metadata") -> FilterNode | None:
+def translate_filter(
+    filter_: Any,
+    *,
+    metadata_property: str = "metadata",
+    mapping: DocumentMapping | None = None,
+) -> FilterNode | None:
     """Translate a dict filter (or pass through a native ``Filter``) to the store's filter tree.
 
-    ``None`` and ``{}`` mean "no filter". Raises FilterError naming the bad key, operator or value.
+    Keys are located by ``mapping`` (default: nested metadata in OBJECT property
+    ``metadata_property``). ``None`` and ``{}`` mean "no filter". Raises FilterError naming the
+    bad key, operator or value.
     """
     if filter_ is None:
         return None
@@ -93,14 +105,15 @@ def translate_filter(filter_: Any, *, metadata_property: str = "metadata") -> Fi
         )
     if not filter_:
         return None
-    return _mapping(filter_, metadata_property)
+    where = mapping or DocumentMapping(metadata_key=metadata_property, nested=True)
+    return _mapping(filter_, where.field)
 
 
 def _combine(nodes: Sequence[FilterNode]) -> FilterNode:
     return nodes[0] if len(nodes) == 1 else Filter.all_of(nodes)
 
 
-def _mapping(spec: Mapping[str, Any], prop: str) -> FilterNode:
+def _mapping(spec: Mapping[str, Any], prop: _Field) -> FilterNode:
     if not spec:
         raise FilterError("an empty filter {} cannot appear inside $and / $or / $not")
     nodes: list[FilterNode] = []
@@ -114,7 +127,7 @@ def _mapping(spec: Mapping[str, Any], prop: str) -> FilterNode:
     return _combine(nodes)
 
 
-def _logical(op: str, value: Any, prop: str) -> FilterNode:
+def _logical(op: str, value: Any, prop: _Field) -> FilterNode:
     if op == "$not":
         if isinstance(value, Mapping):
             return Filter.not_(_mapping(value, prop))
@@ -133,14 +146,14 @@ def _logical(op: str, value: Any, prop: str) -> FilterNode:
     )
 
 
-def _sub(value: Any, prop: str, op: str) -> FilterNode:
+def _sub(value: Any, prop: _Field, op: str) -> FilterNode:
     if not isinstance(value, Mapping):
         raise FilterError(f"{op}: every item must be a filter dict, got {value!r}")
     return _mapping(value, prop)
 
 
-def _field(key: str, value: Any, prop: str) -> FilterNode:
-    field = Filter.by_property(prop, path=[key])
+def _field(key: str, value: Any, prop: _Field) -> FilterNode:
+    field = prop(key)
     if not isinstance(value, Mapping):
         return _apply("$eq", key, field, value)
     if not value:

@@ -2,6 +2,10 @@
 
 It accepts any :class:`~multivector.integrations.langchain.scored_store.ScoredVectorStore` (the
 search contract the store implements), so this module does not import the store.
+
+Its constructor refuses arguments it does not know (pydantic would drop them silently), and
+points to LangChain's own, unrelated ``MultiVectorRetriever`` (parent documents through a
+``docstore`` and an ``id_key``) when it is given that class's arguments.
 """
 
 from __future__ import annotations
@@ -21,12 +25,25 @@ from multivector.integrations.langchain.arguments import SEARCH_TYPES
 from multivector.integrations.langchain.scored_store import ScoredVectorStore
 from multivector.schema.query import HybridFusion
 
-__all__ = ["SEARCH_TYPES", "MultiVectorRetriever"]
+__all__ = ["SEARCH_TYPES", "MultiVectorLangChainRetriever", "MultiVectorRetriever"]
+
+#: Arguments of LangChain's parent-document ``MultiVectorRetriever``, a different class.
+_LANGCHAIN_MULTI_VECTOR_ARGS = frozenset({"docstore", "byte_store", "id_key", "search_kwargs_id"})
+
+
+def _check_search_type(search_type: object) -> None:
+    if search_type not in SEARCH_TYPES:
+        raise ConfigError(f"unknown search_type {search_type!r}; use one of {sorted(SEARCH_TYPES)}")
 
 
 class MultiVectorRetriever(VectorStoreRetriever):
     """A LangChain retriever over a :class:`MultiVectorStore`; every setting can be given per call
     (``retriever.invoke(query, k=2, alpha=0.3, filter={...})``), sync and async.
+
+    ``search_type`` is one of :data:`SEARCH_TYPES` (``hybrid`` by default here; ``as_retriever()``
+    defaults to ``similarity``); ``similarity_score_threshold`` needs a ``score_threshold``
+    (a field or in ``search_kwargs``). Not to be confused with LangChain's parent-document
+    ``MultiVectorRetriever`` (``docstore=``, ``id_key=``), whose arguments are refused here.
     """
 
     vectorstore: ScoredVectorStore
@@ -41,15 +58,16 @@ class MultiVectorRetriever(VectorStoreRetriever):
 
     allowed_search_types: ClassVar[tuple[str, ...]] = tuple(SEARCH_TYPES)
 
+    def __init__(self, **data: Any) -> None:
+        _check_arguments(type(self), data)
+        super().__init__(**data)
+
     @model_validator(mode="before")
     @classmethod
     def validate_search_type(cls, values: Any) -> Any:
         """Check ``search_type`` (replaces the parent's check, which knows three types)."""
-        search_type = values.get("search_type", "hybrid") if isinstance(values, dict) else None
-        if search_type is not None and search_type not in SEARCH_TYPES:
-            raise ConfigError(
-                f"unknown search_type {search_type!r}; use one of {sorted(SEARCH_TYPES)}"
-            )
+        if isinstance(values, dict):
+            _check_search_type(values.get("search_type", "hybrid"))
         return values
 
     def _options(self, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -65,7 +83,15 @@ class MultiVectorRetriever(VectorStoreRetriever):
             **self.search_kwargs,
             **kwargs,
         }
-        return str(options.pop("search_type", self.search_type)), options
+        search_type = str(options.pop("search_type", self.search_type))
+        _check_search_type(search_type)
+        if search_type == "similarity_score_threshold" and options.get("score_threshold") is None:
+            raise ConfigError(
+                "search_type='similarity_score_threshold' needs score_threshold=<relevance in "
+                "[0, 1]>, e.g. as_retriever(search_type='similarity_score_threshold', "
+                "search_kwargs={'score_threshold': 0.8})"
+            )
+        return search_type, options
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
@@ -79,3 +105,37 @@ class MultiVectorRetriever(VectorStoreRetriever):
         search_type, options = self._options(kwargs)
         found = await self.vectorstore.ascored_search(query, search_type, **options)
         return [d.document for d in found]
+
+
+def _check_arguments(cls: type[MultiVectorRetriever], data: dict[str, Any]) -> None:
+    known = set(cls.model_fields) | {
+        f.alias for f in cls.model_fields.values() if f.alias is not None
+    }
+    unknown = sorted(set(data) - known)
+    if not unknown:
+        _check_search_type(data.get("search_type", "hybrid"))
+        options = {**data.get("search_kwargs", {}), **data}
+        if data.get("search_type") == "similarity_score_threshold" and (
+            options.get("score_threshold") is None
+        ):
+            raise ConfigError(
+                "search_type='similarity_score_threshold' needs score_threshold=<relevance in "
+                "[0, 1]> (a field, or in search_kwargs)"
+            )
+        return
+    hint = ""
+    if _LANGCHAIN_MULTI_VECTOR_ARGS & set(unknown):
+        hint = (
+            "; docstore / id_key belong to LangChain's own parent-document MultiVectorRetriever "
+            "(langchain_classic.retrievers.MultiVectorRetriever; langchain.retrievers before "
+            "LangChain 1.0), a different class: "
+            "use it there with vectorstore=<this store>, or drop them here"
+        )
+    raise ConfigError(
+        f"{cls.__name__}(): unknown arguments {unknown}; known: "
+        f"{sorted(n for n in known if n != 'allowed_search_types')}{hint}"
+    )
+
+
+#: The same class under a name that does not clash with LlamaIndex's retriever.
+MultiVectorLangChainRetriever = MultiVectorRetriever

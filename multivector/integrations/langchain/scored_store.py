@@ -13,12 +13,15 @@ retriever depends on this contract and not on the concrete
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from langchain_core.documents import Document
 from langchain_core.vectorstores import VectorStore
 
-__all__ = ["ScoredDocument", "ScoredVectorStore"]
+from multivector.results import ScoreExplanation
+
+__all__ = ["ExplainedDocument", "ScoredDocument", "ScoredVectorStore"]
 
 
 class ScoredDocument(NamedTuple):
@@ -27,6 +30,25 @@ class ScoredDocument(NamedTuple):
     document: Document
     score: float
     relevance: float
+
+
+@dataclass(frozen=True)
+class ExplainedDocument:
+    """A result with everything known about its score, beside the Document (never in its metadata).
+
+    ``score`` and ``relevance`` are those of :class:`ScoredDocument`. ``vector_similarity`` (mean
+    best cosine per query token, MaxSim / query tokens) and ``keyword_score`` (BM25) are the legs'
+    raw scores, comparable across queries: threshold on these when a hybrid ``relative_score``
+    (normalised per query) will not do. ``explanation`` is the hybrid fusion's account (each leg's
+    raw and normalised score, weight and rank); None outside hybrid search.
+    """
+
+    document: Document
+    score: float
+    relevance: float
+    vector_similarity: float | None
+    keyword_score: float | None
+    explanation: ScoreExplanation | None
 
 
 class ScoredVectorStore(VectorStore):

@@ -1,40 +1,43 @@
 """LangChain integration: :class:`MultiVectorStore` (a ``VectorStore``) and :class:`MultiVectorRetriever`.
 
 Both are thin translations over :class:`multivector.retrieval.Retriever`: LangChain arguments go
-in (:mod:`.arguments`), ``RetrievedHit`` comes out as ``Document`` (:mod:`.documents`, which also
-writes down the storage layout). LangChain's search methods are those of
-:class:`~.scored_store.ScoredVectorStore`, all over :meth:`MultiVectorStore.scored_search`.
+in (:mod:`.arguments`), ``RetrievedHit`` comes out as ``Document`` (:mod:`.documents`), through
+the collection's :class:`~multivector.integrations.mapping.DocumentMapping` (which property is
+the text, where the metadata lives, where a filter key looks). LangChain's search methods are
+those of :class:`~.scored_store.ScoredVectorStore`, all over :meth:`MultiVectorStore.scored_search`.
 
 Relevance scores (``similarity_search_with_relevance_scores``) map the retriever's ``similarity``
-into [0, 1]: vector and MMR searches ``(mean best cosine + 1) / 2``; hybrid ``relative_score``
-as is; hybrid ``ranked`` times 60 (two first places make 1); keyword ``bm25 / (1 + bm25)``.
-Needs ``pip install 'multivector[langchain]'``.
+into [0, 1]: vector and MMR searches ``(mean best cosine + 1) / 2``, comparable across queries;
+hybrid ``relative_score`` as is (normalised per query); hybrid ``ranked`` times 60 (two first
+places make 1); keyword ``bm25 / (1 + bm25)``. :meth:`MultiVectorStore.explained_search` adds
+each leg's raw score. Needs ``pip install 'multivector[langchain]'``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid as _uuid
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from multivector._types import F32Array, Matrix
 from multivector.api.client import Client
 from multivector.api.collection import Collection
-from multivector.api.connect import connect
 from multivector.api.ingest import DataObject
-from multivector.embeddings.adapters import EmbeddingsAdapter, as_matrix
+from multivector.embeddings.adapters import EmbeddingsAdapter, as_embedder, as_matrix
 from multivector.errors import ConfigError, OptionalDependencyError
 from multivector.integrations.langchain.arguments import search_overrides
-from multivector.retrieval import (
-    RetrievedHit,
-    Retriever,
-    RetrieverSettings,
-    relevance_score,
+from multivector.integrations.langchain.building import (
+    check_options,
+    open_client,
+    open_collection,
 )
-from multivector.schema.config import DataType, Property
-from multivector.schema.configure import Configure
-from multivector.schema.query import Filter
+from multivector.integrations.langchain.filters import translate_filter
+from multivector.integrations.mapping import DocumentMapping, settle
+from multivector.retrieval import RetrievedHit, Retriever, RetrieverSettings, relevance_score
+from multivector.retrieval.scores import leg_scores
+from multivector.schema.config import DataType
+from multivector.schema.query import Filter, FilterGroup, FilterLeaf, FilterNode
 
 try:
     from langchain_core.documents import Document
@@ -45,27 +48,34 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from multivector.integrations.langchain.documents import check_inserted, text_objects, to_document
 from multivector.integrations.langchain.retriever import MultiVectorRetriever
-from multivector.integrations.langchain.scored_store import ScoredDocument, ScoredVectorStore
+from multivector.integrations.langchain.scored_store import (
+    ExplainedDocument,
+    ScoredDocument,
+    ScoredVectorStore,
+)
 
-__all__ = ["EmbeddingsAdapter", "MultiVectorRetriever", "MultiVectorStore", "ScoredDocument"]
-
-VECTOR_NAME = "multi_vector"
-
-
-def _adapt(embedding: Any) -> EmbeddingsAdapter | None:
-    if embedding is None or isinstance(embedding, EmbeddingsAdapter):
-        return embedding
-    return EmbeddingsAdapter(embedding)
+__all__ = [
+    "EmbeddingsAdapter",
+    "ExplainedDocument",
+    "MultiVectorLangChainStore",
+    "MultiVectorRetriever",
+    "MultiVectorStore",
+    "ScoredDocument",
+]
 
 
 class MultiVectorStore(ScoredVectorStore):
-    """A LangChain ``VectorStore`` over one multivector collection (embedded or Qdrant).
+    """A LangChain ``VectorStore`` over one multivector collection (embedded or Qdrant), whatever
+    made it: ``from_texts``, the Weaviate tutorial's calls, another app.
 
-    ``embedding`` is a LangChain ``Embeddings`` (each vector becomes a one-row matrix) or a
-    multi-vector embedder (Jina, MiniLM tokens, your own); it may be omitted when the collection's
-    space has a ``text2vec`` vectorizer. Search types: ``similarity``, ``mmr``,
-    ``similarity_score_threshold``, ``hybrid`` and ``keyword``; ``filter`` takes the dict filter
-    language of :mod:`multivector.integrations.langchain.filters` or a native ``Filter``.
+    ``embedding`` is a multi-vector embedder (Jina, MiniLM tokens, your own), or a LangChain
+    ``Embeddings`` / LlamaIndex ``BaseEmbedding`` (each vector becomes a one-row matrix); it may
+    be omitted when the collection's space embeds text itself (``text2vec*``). ``text_key`` names
+    the text property; metadata lives in the OBJECT property ``metadata_key`` when the collection
+    has one, else in the other properties (see :mod:`multivector.integrations.mapping`). Search
+    types: ``similarity``, ``mmr``, ``similarity_score_threshold``, ``hybrid`` and ``keyword``;
+    ``filter`` takes the dict filter language of :mod:`multivector.integrations.langchain.filters`
+    or a native ``Filter``.
     """
 
     def __init__(
@@ -77,29 +87,47 @@ class MultiVectorStore(ScoredVectorStore):
         text_key: str = "text",
         metadata_key: str = "metadata",
     ) -> None:
+        if not isinstance(collection, Collection):
+            raise ConfigError(
+                f"MultiVectorStore(collection=...) needs a multivector Collection, got "
+                f"{type(collection).__name__}; open one with client.collections.use(name) or use "
+                "MultiVectorStore.from_existing_collection(name, ...)"
+            )
         self.collection = collection
         self.text_key = text_key
         self.metadata_key = metadata_key
+        self.mapping = DocumentMapping.of(
+            collection.config, text_key=text_key, metadata_key=metadata_key
+        )
         self._source_embedding = embedding
-        self._embedder = _adapt(embedding)
+        self._embedder = as_embedder(embedding)
+        self._normalize = not isinstance(self._embedder, EmbeddingsAdapter) or (
+            self._embedder.normalize
+        )
         space = collection.resolve_target(target_vector)
         self.target_vector = space.name
-        if self._embedder is None and not space.has_vectorizer:
-            raise ConfigError(
-                f"vector {space.name!r} of {collection.name!r} is self-provided: pass embedding=... "
-                "(a LangChain Embeddings or a MultiVectorEmbedder)"
-            )
+        if self._embedder is None:
+            _check_collection_embeds(collection, space.name, space.has_vectorizer)
         # Embed here only when the collection would not embed with this very embedder itself.
         self._self_embed = self._embedder is not None and not (
             space.has_vectorizer and space.embedder is self._embedder
         )
         self._retriever = Retriever(collection, target_vector=space.name)
+        self._owned_client: Client | None = None
 
     @property
     def embeddings(self) -> Embeddings | None:
         """The LangChain ``Embeddings`` given, if it is one."""
         source = self._source_embedding
         return source if isinstance(source, Embeddings) else None
+
+    def close(self) -> None:
+        """Close the client ``from_texts(path=...)`` / ``from_existing_collection`` opened (a
+        client you passed in stays open).
+        """
+        if self._owned_client is not None:
+            self._owned_client.close()
+            self._owned_client = None
 
     # ---------------------------------------------------------------- writes
     def _objects(
@@ -108,14 +136,7 @@ class MultiVectorStore(ScoredVectorStore):
         metadatas: Sequence[dict[str, Any]] | None,
         ids: Sequence[str | None] | None,
     ) -> tuple[list[str], list[DataObject]]:
-        return text_objects(
-            texts,
-            metadatas,
-            ids,
-            text_key=self.text_key,
-            metadata_key=self.metadata_key,
-            has_metadata=self.collection.config.property(self.metadata_key) is not None,
-        )
+        return text_objects(texts, metadatas, ids, mapping=self.mapping)
 
     def _attach(self, objects: list[DataObject], matrices: Sequence[Matrix]) -> None:
         for obj, matrix in zip(objects, matrices, strict=True):
@@ -154,7 +175,9 @@ class MultiVectorStore(ScoredVectorStore):
         if not objects:
             return []
         if self._self_embed and self._embedder is not None:
-            self._attach(objects, await self._embedder.aembed_documents(texts))
+            from multivector.embeddings.calls import aembed_documents
+
+            self._attach(objects, await aembed_documents(self._embedder, texts))
         return check_inserted(await self.collection.data.ainsert_many(objects), uids)
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
@@ -176,19 +199,25 @@ class MultiVectorStore(ScoredVectorStore):
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """The stored documents among ``ids``, in that order (missing ids are skipped)."""
         found = self.collection.query.fetch_objects_by_ids(list(ids)).objects
-        return [to_document(o.uuid, o.properties, *self._keys) for o in found]
+        return [to_document(o.uuid, o.properties, self.mapping) for o in found]
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Async :meth:`get_by_ids`."""
         return await asyncio.to_thread(self.get_by_ids, ids)
 
     # ---------------------------------------------------------------- search core
-    @property
-    def _keys(self) -> tuple[str, str]:
-        return self.text_key, self.metadata_key
+    def translate_filter(self, filter_: Any) -> FilterNode | None:
+        """A dict filter as this collection's filter tree (a native ``Filter`` passes through)."""
+        if isinstance(filter_, (FilterLeaf, FilterGroup)):
+            return filter_
+        return settle(translate_filter(filter_, mapping=self.mapping), self.collection.config)
 
     def _overrides(self, search_type: str, k: int, options: dict[str, Any]) -> RetrieverSettings:
-        overrides = search_overrides(search_type, k, options, metadata_key=self.metadata_key)
+        overrides = search_overrides(search_type, k, options, translate=self.translate_filter)
+        if "query_properties" not in overrides:  # BM25 over the text, not over metadata
+            text = self.collection.config.property(self.text_key)
+            if text is not None and text.data_type is DataType.TEXT:
+                overrides["query_properties"] = (self.text_key,)
         return self._retriever.with_settings(**overrides)
 
     def _embed(self, query: str, s: RetrieverSettings) -> F32Array | None:
@@ -197,31 +226,75 @@ class MultiVectorStore(ScoredVectorStore):
         if not self._retriever.needs_vector(s):
             return None
         if self._self_embed and self._embedder is not None:
-            return self._embedder.as_matrix(self._embedder.embed_query(query))
+            return self._query_matrix(self._embedder.embed_query(query))
         return self._retriever.embed_query(query, s)
 
     async def _aembed(self, query: str, s: RetrieverSettings) -> F32Array | None:
         if not self._retriever.needs_vector(s):
             return None
         if self._self_embed and self._embedder is not None:
-            return self._embedder.as_matrix(await self._embedder.aembed_query(query))
+            from multivector.embeddings.calls import aembed_query
+
+            return self._query_matrix(await aembed_query(self._embedder, query))
         return await self._retriever.aembed_query(query, s)
 
     def _query_matrix(self, vector: Any) -> F32Array:
-        return as_matrix(vector, normalize=self._embedder is not None and self._embedder.normalize)
+        return as_matrix(vector, normalize=self._normalize)
 
-    def _finish(
-        self, hits: list[RetrievedHit], s: RetrieverSettings, threshold: float | None
-    ) -> list[ScoredDocument]:
-        out = [
-            ScoredDocument(
-                to_document(h.uuid, h.properties, *self._keys),
-                h.score,
-                relevance_score(h.similarity, s),
+    def _explain(
+        self,
+        hits: list[RetrievedHit],
+        s: RetrieverSettings,
+        matrix: F32Array | None,
+        threshold: float | None,
+    ) -> list[ExplainedDocument]:
+        n_q = int(matrix.shape[0]) if matrix is not None and matrix.ndim == 2 else None
+        out = []
+        for h in hits:
+            legs = leg_scores(h, s, n_q)
+            out.append(
+                ExplainedDocument(
+                    document=to_document(h.uuid, h.properties, self.mapping),
+                    score=h.score,
+                    relevance=relevance_score(h.similarity, s),
+                    vector_similarity=legs.vector_similarity,
+                    keyword_score=legs.keyword_score,
+                    explanation=h.explanation,
+                )
             )
-            for h in hits
-        ]
         return out if threshold is None else [d for d in out if d.relevance >= threshold]
+
+    def explained_search(
+        self,
+        query: str,
+        search_type: str = "similarity",
+        *,
+        k: int = 4,
+        vector: Any = None,
+        score_threshold: float | None = None,
+        **options: Any,
+    ) -> list[ExplainedDocument]:
+        """:meth:`scored_search` with each result's leg scores and hybrid explanation."""
+        s = self._overrides(search_type, k, options)
+        matrix = self._query_matrix(vector) if vector is not None else self._embed(query, s)
+        hits = self._retriever.search(query, matrix, s)
+        return self._explain(hits, s, matrix, score_threshold)
+
+    async def aexplained_search(
+        self,
+        query: str,
+        search_type: str = "similarity",
+        *,
+        k: int = 4,
+        vector: Any = None,
+        score_threshold: float | None = None,
+        **options: Any,
+    ) -> list[ExplainedDocument]:
+        """Async :meth:`explained_search`."""
+        s = self._overrides(search_type, k, options)
+        matrix = self._query_matrix(vector) if vector is not None else await self._aembed(query, s)
+        hits = await asyncio.to_thread(self._retriever.search, query, matrix, s)
+        return self._explain(hits, s, matrix, score_threshold)
 
     def scored_search(
         self,
@@ -234,12 +307,10 @@ class MultiVectorStore(ScoredVectorStore):
         **options: Any,
     ) -> list[ScoredDocument]:
         """The one search core: any search type, a query text or matrix, every option."""
-        s = self._overrides(search_type, k, options)
-        matrix = self._query_matrix(vector) if vector is not None else None
-        if matrix is None:
-            matrix = self._embed(query, s)
-        hits = self._retriever.search(query, matrix, s)
-        return self._finish(hits, s, score_threshold)
+        found = self.explained_search(
+            query, search_type, k=k, vector=vector, score_threshold=score_threshold, **options
+        )
+        return [ScoredDocument(d.document, d.score, d.relevance) for d in found]
 
     async def ascored_search(
         self,
@@ -252,43 +323,60 @@ class MultiVectorStore(ScoredVectorStore):
         **options: Any,
     ) -> list[ScoredDocument]:
         """Async :meth:`scored_search`."""
-        s = self._overrides(search_type, k, options)
-        matrix = self._query_matrix(vector) if vector is not None else None
-        if matrix is None:
-            matrix = await self._aembed(query, s)
-        hits = await asyncio.to_thread(self._retriever.search, query, matrix, s)
-        return self._finish(hits, s, score_threshold)
+        found = await self.aexplained_search(
+            query, search_type, k=k, vector=vector, score_threshold=score_threshold, **options
+        )
+        return [ScoredDocument(d.document, d.score, d.relevance) for d in found]
 
     # ---------------------------------------------------------------- constructors
     @classmethod
-    def _create(
-        cls, embedding: Any, collection_name: str | None, client: Client | None, kwargs: Any
+    def _open(
+        cls,
+        embedding: Any,
+        collection_name: str | None,
+        client: Client | None,
+        path: str | Path | None,
+        options: dict[str, Any],
+        *,
+        create: bool,
     ) -> Self:
-        client = client if client is not None else connect()
-        name = collection_name or f"LangChain_{_uuid.uuid4().hex}"
-        adapter = _adapt(embedding)
-        if client.collections.exists(name):
-            collection = client.collections.use(name)
-        elif adapter is None:
-            raise ConfigError("from_texts() needs an embedding to create a collection")
-        else:
-            text_key = kwargs.get("text_key", "text")
-            collection = client.collections.create(
-                name,
-                vector_config=Configure.MultiVectors.text2vec(
-                    name=VECTOR_NAME, embedder=adapter, source_properties=[text_key]
-                ),
-                properties=[
-                    Property(name=text_key, data_type=DataType.TEXT),
-                    Property(
-                        name=kwargs.get("metadata_key", "metadata"), data_type=DataType.OBJECT
-                    ),
-                ],
-                auto_schema=False,
-            )
-        store = cls(collection, adapter, **kwargs)
-        store._source_embedding = embedding
+        opened = open_client(client, path)
+        try:
+            if create:
+                collection = open_collection(
+                    opened.client,
+                    collection_name,
+                    as_embedder(embedding),
+                    text_key=options.get("text_key", "text"),
+                    metadata_key=options.get("metadata_key", "metadata"),
+                )
+            else:
+                collection = opened.client.collections.use(str(collection_name))
+            store = cls(collection, embedding, **options)
+        except BaseException:
+            if opened.owned:
+                opened.client.close()
+            raise
+        store._owned_client = opened.client if opened.owned else None
         return store
+
+    @classmethod
+    def from_existing_collection(
+        cls,
+        collection_name: str,
+        embedding: Any = None,
+        *,
+        client: Client | None = None,
+        path: str | Path | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """A store over an existing collection of ``client`` (or of the durable store under
+        ``path``), whatever made it. ``embedding`` may be omitted when the collection embeds text
+        itself, built-in embedders included (they are rebuilt from the stored configuration);
+        ``kwargs``: ``target_vector``, ``text_key``, ``metadata_key``.
+        """
+        options = check_options("from_existing_collection()", kwargs)
+        return cls._open(embedding, collection_name, client, path, options, create=False)
 
     @classmethod
     def from_texts(
@@ -300,12 +388,16 @@ class MultiVectorStore(ScoredVectorStore):
         ids: list[str] | None = None,
         collection_name: str | None = None,
         client: Client | None = None,
+        path: str | Path | None = None,
         **kwargs: Any,
     ) -> Self:
-        """A store over a new collection (in a new in-memory client unless ``client`` is given;
-        an existing ``collection_name`` is reused) holding ``texts``.
+        """A store over collection ``collection_name`` (reused when it exists, else created; a
+        fresh ``LangChain_<hex>`` name when None) holding ``texts``, in ``client``, in a new
+        durable client under ``path`` (as Chroma's ``persist_directory``), or in a new in-memory
+        client. ``kwargs``: ``target_vector``, ``text_key``, ``metadata_key``.
         """
-        store = cls._create(embedding, collection_name, client, kwargs)
+        options = check_options("from_texts()", kwargs)
+        store = cls._open(embedding, collection_name, client, path, options, create=True)
         store.add_texts(texts, metadatas, ids=ids)
         return store
 
@@ -319,10 +411,12 @@ class MultiVectorStore(ScoredVectorStore):
         ids: list[str] | None = None,
         collection_name: str | None = None,
         client: Client | None = None,
+        path: str | Path | None = None,
         **kwargs: Any,
     ) -> Self:
         """Async :meth:`from_texts`."""
-        store = cls._create(embedding, collection_name, client, kwargs)
+        options = check_options("afrom_texts()", kwargs)
+        store = cls._open(embedding, collection_name, client, path, options, create=True)
         await store.aadd_texts(texts, metadatas, ids=ids)
         return store
 
@@ -333,6 +427,26 @@ class MultiVectorStore(ScoredVectorStore):
         return MultiVectorRetriever(vectorstore=self, tags=tags, **kwargs)
 
 
+def _check_collection_embeds(collection: Collection, space: str, has_vectorizer: bool) -> None:
+    if not has_vectorizer:
+        raise ConfigError(
+            f"vector {space!r} of {collection.name!r} is self-provided: pass embedding=... "
+            "(a multi-vector embedder or a LangChain Embeddings)"
+        )
+    try:
+        collection.embedder(space)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"vector {space!r} of {collection.name!r} was embedded by your own embedder, which is "
+            "not saved with the collection (only built-in embedders are): pass it again, e.g. "
+            f"MultiVectorStore.from_existing_collection({collection.name!r}, embedding=...)"
+        ) from exc
+
+
 def _no_extra(where: str, kwargs: dict[str, Any]) -> None:
     if kwargs:
         raise ConfigError(f"{where}(): unexpected arguments {sorted(kwargs)}")
+
+
+#: The same class under a name that does not clash with LlamaIndex's store.
+MultiVectorLangChainStore = MultiVectorStore

@@ -1,5 +1,9 @@
 """LlamaIndex integration: a vector store and a retriever over one multivector collection.
 
+``MultiVectorLlamaIndexStore`` and ``MultiVectorLlamaIndexRetriever`` are the same classes as
+``MultiVectorStore`` and ``MultiVectorRetriever`` under names that do not clash with the LangChain
+integration's. ``MultiVectorEmbedding`` fills LlamaIndex's single-vector slot (``embed_model``,
+``IngestionPipeline`` transformations) without a model or an API key.
 Needs ``pip install 'multivector[llama-index]'``.
 """
 
@@ -10,22 +14,32 @@ try:
 except ImportError as exc:
     raise OptionalDependencyError("llama-index-core", "llama-index") from exc
 
+from multivector.integrations.llama_index.indexing import (
+    MultiVectorEmbedding,
+    ingestion_pipeline,
+)
 from multivector.integrations.llama_index.retriever import (
+    MultiVectorLlamaIndexRetriever,
     MultiVectorRetriever,
     build_index,
     no_embedding_model,
 )
 from multivector.integrations.llama_index.store import (
     NODE_PROPERTIES,
+    MultiVectorLlamaIndexStore,
     MultiVectorNodeWithScore,
     MultiVectorStore,
 )
 
 __all__ = [
     "NODE_PROPERTIES",
+    "MultiVectorEmbedding",
+    "MultiVectorLlamaIndexRetriever",
+    "MultiVectorLlamaIndexStore",
     "MultiVectorNodeWithScore",
     "MultiVectorRetriever",
     "MultiVectorStore",
     "build_index",
+    "ingestion_pipeline",
     "no_embedding_model",
 ]

@@ -3,9 +3,11 @@
 Every :class:`~llama_index.core.vector_stores.types.FilterOperator` and every
 :class:`~llama_index.core.vector_stores.types.FilterCondition` (AND / OR / NOT, nested to any
 depth) is translated; an operator or operand this module cannot honour raises
-:class:`~multivector.errors.FilterError`, it is never dropped. Metadata lives in one OBJECT
-property, so a filter on key ``k`` becomes ``Filter.by_property(field, path=[k])`` whatever ``k``
-looks like (``"page number"``, ``"id"``, ``"_private"``).
+:class:`~multivector.errors.FilterError`, it is never dropped. A filter on key ``k`` looks where the
+collection's :class:`~multivector.integrations.mapping.DocumentMapping` keeps ``k``: ``metadata.k``
+(nested layout), the property ``k`` (flat layout: ``MetadataFilter(key="docid", ...)`` on the seed's
+collection) or ``_metadata.k`` (keys that cannot be property names), whatever ``k`` looks like
+(``"page number"``, ``"id"``, ``"_private"``). A key no object holds matches as a missing value.
 
 Semantics follow LlamaIndex's reference store (``SimpleVectorStore``), with array values treated
 element-wise as in Weaviate and Qdrant:
@@ -41,8 +43,10 @@ from llama_index.core.vector_stores.types import (
 )
 
 from multivector.errors import ConfigError, FilterError
+from multivector.integrations.mapping import REF_DOC_KEY, DocumentMapping, settle
 from multivector.retrieval import SearchMode
-from multivector.schema.query import Filter, FilterNode
+from multivector.schema.config import CollectionConfig
+from multivector.schema.query import Filter, FilterNode, _PropertyFilter
 
 __all__ = [
     "QUERY_OPTIONS",
@@ -105,8 +109,7 @@ def _text(f: MetadataFilter) -> str:
     return value
 
 
-def _leaf(f: MetadataFilter, field: str) -> FilterNode:
-    target = Filter.by_property(field, path=[f.key])
+def _leaf(f: MetadataFilter, target: _PropertyFilter) -> FilterNode:
     op = f.operator
     if op is FilterOperator.EQ:
         return target.equal(_scalar(f))
@@ -141,12 +144,17 @@ def _leaf(f: MetadataFilter, field: str) -> FilterNode:
 
 
 def translate_filters(
-    filters: MetadataFilters | None, *, field: str = "metadata"
+    filters: MetadataFilters | None,
+    *,
+    field: str = "metadata",
+    mapping: DocumentMapping | None = None,
 ) -> FilterNode | None:
-    """Translate LlamaIndex metadata filters into one filter tree over OBJECT property ``field``.
+    """Translate LlamaIndex metadata filters into one filter tree, each key located by
+    ``mapping`` (default: nested in OBJECT property ``field``).
 
     None or an empty ``MetadataFilters`` gives None (no restriction).
     """
+    where = mapping or DocumentMapping(metadata_key=field, nested=True)
     if filters is None:
         return None
     if not isinstance(filters, MetadataFilters):
@@ -156,11 +164,11 @@ def translate_filters(
     children: list[FilterNode] = []
     for item in filters.filters:
         if isinstance(item, MetadataFilters):
-            nested = translate_filters(item, field=field)
+            nested = translate_filters(item, mapping=where)
             if nested is not None:
                 children.append(nested)
         elif isinstance(item, MetadataFilter):
-            children.append(_leaf(item, field))
+            children.append(_leaf(item, where.field(item.key)))
         else:
             raise FilterError(f"unexpected entry {item!r} in MetadataFilters.filters")
     if not children:
@@ -229,14 +237,22 @@ def id_filters(
     """Restrict to these source documents and / or node ids (None or ``[]``: no restriction)."""
     return all_of(
         [
-            Filter.by_property("ref_doc_id").contains_any(list(doc_ids)) if doc_ids else None,
+            Filter.by_property(REF_DOC_KEY).contains_any(list(doc_ids)) if doc_ids else None,
             Filter.by_id().contains_any(list(node_ids)) if node_ids else None,
         ]
     )
 
 
-def plan_query(query: VectorStoreQuery, options: Mapping[str, Any]) -> SearchCall:
-    """Translate a ``VectorStoreQuery`` (and the store's query kwargs) into one retriever call.
+def plan_query(
+    query: VectorStoreQuery,
+    options: Mapping[str, Any],
+    *,
+    mapping: DocumentMapping | None = None,
+    config: CollectionConfig | None = None,
+) -> SearchCall:
+    """Translate a ``VectorStoreQuery`` (and the store's query kwargs) into one retriever call,
+    filters located by ``mapping`` and settled against ``config`` (see
+    :func:`~multivector.integrations.mapping.settle`).
 
     ``query_embedding`` (LlamaIndex's single vector) is ignored: the store embeds ``query_str``
     with its multi-vector embedder, or uses ``query_matrix`` when given.
@@ -278,12 +294,13 @@ def plan_query(query: VectorStoreQuery, options: Mapping[str, Any]) -> SearchCal
             fetch_k = max(int(limit * float(factor)), limit)
         overrides["fetch_k"] = fetch_k
     overrides["highlights"] = options.get("highlights")  # late-interaction highlights, if asked
-    overrides["filters"] = all_of(
+    filters = all_of(
         [
             id_filters(doc_ids=query.doc_ids, node_ids=query.node_ids),
-            translate_filters(query.filters),
+            translate_filters(query.filters, mapping=mapping),
         ]
     )
+    overrides["filters"] = filters if config is None else settle(filters, config)
     return SearchCall(
         text=query.query_str or "",
         matrix=matrix,

@@ -1,16 +1,14 @@
-"""LlamaIndex retriever and index helper over a :class:`~multivector.integrations.llama_index.store.MultiVectorStore`."""
+"""LlamaIndex retriever over a :class:`~multivector.integrations.llama_index.store.MultiVectorStore`
+(``build_index`` and ``no_embedding_model`` live in :mod:`.indexing` and are re-exported here).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks.base import CallbackManager
-from llama_index.core.embeddings import MockEmbedding
-from llama_index.core.indices.vector_store.base import VectorStoreIndex
-from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
-from llama_index.core.storage.storage_context import StorageContext
+from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import (
     MetadataFilters,
     VectorStoreQuery,
@@ -19,21 +17,17 @@ from llama_index.core.vector_stores.types import (
 
 from multivector.errors import ConfigError
 from multivector.integrations.llama_index.filters import search_mode, translate_filters
-from multivector.integrations.llama_index.nodes import scored_nodes
+from multivector.integrations.llama_index.indexing import build_index, no_embedding_model
 from multivector.integrations.llama_index.store import MultiVectorStore
 from multivector.retrieval import SearchMode
 from multivector.schema.query import HybridFusion
 
-__all__ = ["MultiVectorRetriever", "build_index", "no_embedding_model"]
-
-
-def no_embedding_model() -> MockEmbedding:
-    """The LlamaIndex embedding model to pass where one is required but never used.
-
-    ``VectorStoreIndex`` embeds every node with a single-vector model before handing it to the
-    store; ``MultiVectorStore`` ignores that vector, so a 1-dimensional constant is all it costs.
-    """
-    return MockEmbedding(embed_dim=1)
+__all__ = [
+    "MultiVectorLlamaIndexRetriever",
+    "MultiVectorRetriever",
+    "build_index",
+    "no_embedding_model",
+]
 
 
 # ---------------------------------------------------------------- retriever
@@ -89,7 +83,7 @@ class MultiVectorRetriever(BaseRetriever):
             }.items()
             if v is not None
         }
-        translate_filters(filters)  # a filter we cannot honour fails here, not at first query
+        translate_filters(filters, mapping=vector_store.mapping)  # fails here, not at first query
         super().__init__(callback_manager=callback_manager, verbose=verbose)
 
     def _bundle_query(self, query_bundle: QueryBundle) -> VectorStoreQuery:
@@ -106,12 +100,10 @@ class MultiVectorRetriever(BaseRetriever):
         )
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self._store.search(self._bundle_query(query_bundle), **self._options)
-        return scored_nodes(hits)
+        return self._store.search_nodes(self._bundle_query(query_bundle), **self._options)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = await self._store.asearch(self._bundle_query(query_bundle), **self._options)
-        return scored_nodes(hits)
+        return await self._store.asearch_nodes(self._bundle_query(query_bundle), **self._options)
 
 
 _LLAMA_MODES = {
@@ -122,24 +114,5 @@ _LLAMA_MODES = {
 }
 
 
-# -------------------------------------------------------------------- index
-def build_index(
-    vector_store: MultiVectorStore,
-    documents: Sequence[BaseNode] | None = None,
-    **kwargs: Any,
-) -> VectorStoreIndex:
-    """A ``VectorStoreIndex`` over ``vector_store`` that needs no single-vector model or API key.
-
-    With ``documents`` this is ``VectorStoreIndex.from_documents(documents, storage_context=...,
-    embed_model=no_embedding_model())`` (``kwargs`` go there, e.g. ``transformations``);
-    without, it wraps what the store already holds (``from_vector_store``).
-    """
-    kwargs.setdefault("embed_model", no_embedding_model())
-    if documents is None:
-        return VectorStoreIndex.from_vector_store(vector_store, **kwargs)
-    storage_context = StorageContext.from_defaults(vector_store=vector_store)
-    return VectorStoreIndex.from_documents(
-        list(documents),  # type: ignore[arg-type]
-        storage_context=storage_context,
-        **kwargs,
-    )
+#: The same class under a name that does not clash with LangChain's retriever.
+MultiVectorLlamaIndexRetriever = MultiVectorRetriever

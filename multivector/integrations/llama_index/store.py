@@ -3,19 +3,19 @@
 ``pip install 'multivector[llama-index]'``. Everything retrieval-related runs through
 :class:`multivector.retrieval.Retriever`; this module only translates.
 
-- :class:`MultiVectorStore` is a ``BasePydanticVectorStore``. It keeps the node's text, metadata
-  and JSON in the collection (``stores_text=True``) and embeds with a multi-vector model itself
-  (``is_embedding_query=False``), so LlamaIndex passes ``query_str`` and the single-vector
-  ``node.embedding`` / ``query_embedding`` are ignored.
-- :class:`~.retriever.MultiVectorRetriever` (in :mod:`.retriever`) is a ``BaseRetriever`` with the
-  mode, alpha, fusion, top-k and filters fixed at construction; its ``NodeWithScore`` carry the
-  score explanation beside the node. :func:`~.retriever.build_index` builds a ``VectorStoreIndex``
-  with no single-vector embedding model at all.
+- :class:`MultiVectorStore` (a ``BasePydanticVectorStore``) keeps the node's text, metadata and
+  JSON in any collection, placed by the shared :class:`~multivector.integrations.mapping.DocumentMapping`
+  (``stores_text=True``), and embeds with a multi-vector model (``is_embedding_query=False``:
+  ``node.embedding`` / ``query_embedding`` are ignored).
+- :class:`~.retriever.MultiVectorRetriever` is a ``BaseRetriever`` with fixed search settings;
+  :mod:`.indexing` fills LlamaIndex's single-vector slot without a model (``MultiVectorEmbedding``).
 
 Similarities (``VectorStoreQueryResult.similarities``, ``NodeWithScore.score``) are
 ``RetrievedHit.similarity``: for vector and MMR modes the mean best cosine per query token
-(MaxSim / query tokens, in [-1, 1] for normalised vectors); for hybrid the fused score in [0, 1]
-(relative_score) or the reciprocal-rank sum (ranked); for keyword modes the BM25 score.
+(MaxSim / query tokens, in [-1, 1] for normalised vectors, comparable across queries, so a
+``similarity_cutoff`` means the same for every query); for hybrid the fused score in [0, 1]
+(relative_score, normalised per query) or the reciprocal-rank sum (ranked); for keyword modes the
+BM25 score.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 try:
     from llama_index.core.bridge.pydantic import PrivateAttr
-    from llama_index.core.schema import BaseNode
+    from llama_index.core.schema import BaseNode, NodeWithScore
     from llama_index.core.vector_stores.types import (
         BasePydanticVectorStore,
         MetadataFilters,
@@ -42,11 +42,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from multivector._types import MatrixLike, MultiVectorEmbedder
 from multivector.api.client import Client
 from multivector.api.collection import Collection
-from multivector.api.connect import connect
-from multivector.embeddings.calls import aembed_documents, aembed_query
-from multivector.errors import ConfigError, InvalidObjectError
-from multivector.integrations.llama_index.filters import SearchCall, plan_query
-from multivector.integrations.llama_index.node_collection import open_node_collection
+from multivector.embeddings.adapters import check_multi_vector
+from multivector.errors import ConfigError
+from multivector.integrations.llama_index.node_collection import (
+    open_existing,
+    open_node_collection,
+    with_client,
+)
 from multivector.integrations.llama_index.node_selection import (
     delete_all,
     delete_document,
@@ -59,21 +61,40 @@ from multivector.integrations.llama_index.nodes import (
     AddPlan,
     MultiVectorNodeWithScore,
     check_node_schema,
+    check_writable,
     plan_add,
     query_result,
+    raise_failures,
 )
-from multivector.retrieval import RetrievedHit, Retriever, RetrieverSettings
+from multivector.integrations.llama_index.querying import (
+    QueryContext,
+    aembedded,
+    arun_query,
+    check_collection_embeds,
+    embedded,
+    run_query,
+)
+from multivector.integrations.mapping import DocumentMapping
+from multivector.retrieval import RetrievedHit, Retriever
 from multivector.schema.config import VectorDType
 
-__all__ = ["NODE_PROPERTIES", "MultiVectorNodeWithScore", "MultiVectorStore"]
+__all__ = [
+    "NODE_PROPERTIES",
+    "MultiVectorLlamaIndexStore",
+    "MultiVectorNodeWithScore",
+    "MultiVectorStore",
+]
 
 
 class MultiVectorStore(BasePydanticVectorStore):
     """LlamaIndex vector store over a multivector collection (MaxSim + BM25, filters, MMR).
 
-    Build it over a collection with :attr:`NODE_PROPERTIES` (or let :meth:`create` make one).
-    ``embedder`` embeds node texts and query strings; it may be omitted when the collection's
-    space has a ``text2vec`` vectorizer, or when every call passes matrices
+    Build it over any collection (:meth:`from_existing_collection`, or the constructor), or let
+    :meth:`create` make one with :data:`NODE_PROPERTIES`. ``text_key`` names the text property;
+    metadata lives in a ``metadata`` OBJECT property when the collection has one, else in the
+    other properties. ``embedder`` is a multi-vector embedder that embeds node texts and query
+    strings (a single-vector model is refused); it may be omitted when the collection's space
+    embeds text itself (``text2vec*``), or when every call passes matrices
     (``add(nodes, matrices={node_id: matrix})``, ``query(q, query_matrix=matrix)``).
     """
 
@@ -85,6 +106,7 @@ class MultiVectorStore(BasePydanticVectorStore):
     _embedder: MultiVectorEmbedder | None = PrivateAttr(default=None)
     _retriever: Retriever = PrivateAttr()
     _space: str = PrivateAttr()
+    _mapping: DocumentMapping = PrivateAttr()
     _owned_client: Client | None = PrivateAttr(default=None)
 
     def __init__(
@@ -93,21 +115,28 @@ class MultiVectorStore(BasePydanticVectorStore):
         embedder: MultiVectorEmbedder | None = None,
         *,
         target_vector: str | None = None,
+        text_key: str = TEXT_PROPERTY,
     ) -> None:
         super().__init__(stores_text=True, is_embedding_query=False)
         if not isinstance(collection, Collection):
             raise ConfigError(
                 f"MultiVectorStore(collection=...) needs a multivector Collection, got "
-                f"{type(collection).__name__}; open one with client.collections.use(name)"
+                f"{type(collection).__name__}; open one with client.collections.use(name) or use "
+                "MultiVectorStore.from_existing_collection(name, ...)"
             )
+        embedder = check_multi_vector(embedder, where="MultiVectorStore(...)")
         space = collection.resolve_target(target_vector)
-        check_node_schema(collection.config, has_embedder=embedder is not None, space=space.name)
+        config = collection.config
+        self._mapping = DocumentMapping.of(config, text_key=text_key)
+        check_node_schema(
+            config, has_embedder=embedder is not None, space=space.name, text_key=text_key
+        )
+        if embedder is None and space.has_vectorizer:
+            check_collection_embeds(collection, space.name)
         self._collection = collection
         self._embedder = embedder
         self._space = space.name
-        self._retriever = Retriever(
-            collection, target_vector=space.name, query_properties=(TEXT_PROPERTY,)
-        )
+        self._retriever = Retriever(collection, target_vector=space.name)
 
     # ------------------------------------------------------------- building
     @classmethod
@@ -127,25 +156,53 @@ class MultiVectorStore(BasePydanticVectorStore):
         A new collection gets a ``text2vec`` space over ``text`` when ``embedder`` is given, else a
         self-provided one. :meth:`close` closes a client this method opened.
         """
-        owned = client is None
-        if client is None:
-            client = connect(path)
-        elif path is not None:
-            raise ConfigError("pass either client=... or path=..., not both")
-        try:
+        embedder = check_multi_vector(embedder, where="MultiVectorStore.create(...)")
+
+        def build(opened: Client) -> MultiVectorStore:
             collection, own_embedder = open_node_collection(
-                client, collection_name, embedder=embedder, vector_name=vector_name, dtype=dtype
+                opened, collection_name, embedder=embedder, vector_name=vector_name, dtype=dtype
             )
-            store = cls(collection, own_embedder, target_vector=vector_name)
-        except BaseException:
-            if owned:
-                client.close()
-            raise
-        store._owned_client = client if owned else None
+            return cls(collection, own_embedder, target_vector=vector_name)
+
+        store, owned = with_client(client, path, build)
+        store._owned_client = owned
+        return store
+
+    @classmethod
+    def from_existing_collection(
+        cls,
+        collection_name: str,
+        embedder: MultiVectorEmbedder | None = None,
+        *,
+        client: Client | None = None,
+        path: str | Path | None = None,
+        target_vector: str | None = None,
+        text_key: str = TEXT_PROPERTY,
+    ) -> MultiVectorStore:
+        """A store over an existing collection of ``client`` (or of the durable store under
+        ``path``), whatever made it: the seed's ``DemoCollection``, a ``from_texts`` one, a
+        collection on Qdrant. ``embedder`` may be omitted when the collection embeds text itself
+        (built-in embedders are rebuilt from the stored configuration) or for read-only use with
+        query matrices. :meth:`close` closes a client this method opened.
+        """
+        embedder = check_multi_vector(
+            embedder, where="MultiVectorStore.from_existing_collection(...)"
+        )
+
+        def build(opened: Client) -> MultiVectorStore:
+            collection, own_embedder = open_existing(
+                opened, collection_name, embedder=embedder, space=target_vector
+            )
+            return cls(collection, own_embedder, target_vector=target_vector, text_key=text_key)
+
+        store, owned = with_client(client, path, build)
+        store._owned_client = owned
         return store
 
     def close(self) -> None:
-        """Close the client :meth:`create` opened (a client you passed in stays open)."""
+        """Close the client :meth:`create` / :meth:`from_existing_collection` opened (a client
+        you passed in stays open).
+        """
         if self._owned_client is not None:
             self._owned_client.close()
             self._owned_client = None
@@ -170,6 +227,11 @@ class MultiVectorStore(BasePydanticVectorStore):
         """The framework-free retriever every query runs through."""
         return self._retriever
 
+    @property
+    def mapping(self) -> DocumentMapping:
+        """Where this collection keeps the text and the metadata (and where filters look)."""
+        return self._mapping
+
     # ---------------------------------------------------------------- writes
     def add(
         self,
@@ -186,9 +248,9 @@ class MultiVectorStore(BasePydanticVectorStore):
         """
         _no_extra("add", kwargs)
         plan = self._plan_add(nodes, matrices)
-        if plan.pending:
-            plan.attach(self._own_embedder().embed_documents(plan.texts))
-        _raise_failures(self._collection.data.insert_many(plan.objects).errors)
+        if plan.pending and self._embedder is not None:  # pending only with an embedder
+            plan.attach(embedded(self._embedder.embed_documents, plan.texts))
+        raise_failures(self._collection.data.insert_many(plan.objects).errors, plan.ids)
         return plan.ids
 
     async def async_add(
@@ -201,27 +263,25 @@ class MultiVectorStore(BasePydanticVectorStore):
         """Async :meth:`add` (uses the embedder's async method when it has one)."""
         _no_extra("async_add", kwargs)
         plan = self._plan_add(nodes, matrices)
-        if plan.pending:
-            plan.attach(await aembed_documents(self._own_embedder(), plan.texts))
+        if plan.pending and self._embedder is not None:
+            plan.attach(await aembedded(self._embedder, plan.texts))
         result = await self._collection.data.ainsert_many(plan.objects)
-        _raise_failures(result.errors)
+        raise_failures(result.errors, plan.ids)
         return plan.ids
 
     def _plan_add(
         self, nodes: Sequence[BaseNode], matrices: Mapping[str, MatrixLike] | None
     ) -> AddPlan:
+        if nodes:
+            check_writable(self._collection.config, self._mapping)
         return plan_add(
             nodes,
             matrices,
             space=self._space,
             has_embedder=self._embedder is not None,
             vectorizes=self._collection.resolve_target(self._space).has_vectorizer,
+            mapping=self._mapping,
         )
-
-    def _own_embedder(self) -> MultiVectorEmbedder:
-        if self._embedder is None:  # pragma: no cover - plans defer work only to an embedder
-            raise ConfigError("this MultiVectorStore has no embedder")
-        return self._embedder
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node whose source document is ``ref_doc_id``."""
@@ -244,7 +304,7 @@ class MultiVectorStore(BasePydanticVectorStore):
         :meth:`clear` to delete everything).
         """
         _no_extra("delete_nodes", delete_kwargs)
-        delete_selected(self._collection, node_ids, filters)
+        delete_selected(self._collection, node_ids, filters, self._mapping)
 
     async def adelete_nodes(
         self,
@@ -263,7 +323,7 @@ class MultiVectorStore(BasePydanticVectorStore):
         With ``node_ids`` the nodes come back in that order (missing ids are skipped; an empty
         list gives no nodes); otherwise in insertion order.
         """
-        return get_selected(self._collection, node_ids, filters)
+        return get_selected(self._collection, node_ids, filters, self._mapping)
 
     async def aget_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
@@ -286,49 +346,40 @@ class MultiVectorStore(BasePydanticVectorStore):
         return None
 
     # --------------------------------------------------------------- queries
+    def _context(self) -> QueryContext:
+        return QueryContext(self._retriever, self._embedder, self._mapping, self._collection.config)
+
     def search(self, query: VectorStoreQuery, **kwargs: Any) -> list[RetrievedHit]:
         """Run ``query`` and return the retriever's hits (scores and explanations included).
 
         ``kwargs``: ``query_matrix`` (skip embedding), ``fusion_type`` (hybrid),
         ``fetch_k`` / ``mmr_prefetch_k`` / ``mmr_prefetch_factor`` (MMR candidates).
         """
-        call, settings = self._plan(query, kwargs)
-        matrix = call.matrix
-        if matrix is None and self._retriever.needs_vector(settings):
-            matrix = (
-                self._embedder.embed_query(call.text)
-                if self._embedder is not None
-                else self._retriever.embed_query(call.text, settings)
-            )
-        return self._retriever.search(call.text, matrix, settings)
+        return run_query(self._context(), query, kwargs).hits
 
     async def asearch(self, query: VectorStoreQuery, **kwargs: Any) -> list[RetrievedHit]:
         """Async :meth:`search`."""
-        call, settings = self._plan(query, kwargs)
-        matrix = call.matrix
-        if matrix is None and self._retriever.needs_vector(settings):
-            embedder = self._embedder
-            if embedder is None:
-                matrix = await self._retriever.aembed_query(call.text, settings)
-            else:
-                matrix = await aembed_query(embedder, call.text)
-        return await asyncio.to_thread(self._retriever.search, call.text, matrix, settings)
+        return (await arun_query(self._context(), query, kwargs)).hits
 
-    def _plan(
-        self, query: VectorStoreQuery, kwargs: Mapping[str, Any]
-    ) -> tuple[SearchCall, RetrieverSettings]:
-        call = plan_query(query, kwargs)
-        return call, self._retriever.with_settings(**call.overrides)
+    def search_nodes(self, query: VectorStoreQuery, **kwargs: Any) -> list[NodeWithScore]:
+        """Run ``query`` and return :class:`MultiVectorNodeWithScore` s: the similarity as
+        ``score``, plus the raw score, the hybrid explanation and each leg's raw score.
+        """
+        return run_query(self._context(), query, kwargs).nodes(self._mapping)
+
+    async def asearch_nodes(self, query: VectorStoreQuery, **kwargs: Any) -> list[NodeWithScore]:
+        """Async :meth:`search_nodes`."""
+        return (await arun_query(self._context(), query, kwargs)).nodes(self._mapping)
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Query the store: DEFAULT -> MaxSim, HYBRID -> hybrid (``alpha``), SPARSE / TEXT_SEARCH
         -> BM25, MMR -> maximal marginal relevance; filters, ``doc_ids`` and ``node_ids`` apply.
         """
-        return query_result(self.search(query, **kwargs))
+        return query_result(self.search(query, **kwargs), self._mapping)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Async :meth:`query`."""
-        return query_result(await self.asearch(query, **kwargs))
+        return query_result(await self.asearch(query, **kwargs), self._mapping)
 
 
 def _no_extra(method: str, kwargs: Mapping[str, Any]) -> None:
@@ -336,10 +387,5 @@ def _no_extra(method: str, kwargs: Mapping[str, Any]) -> None:
         raise ConfigError(f"MultiVectorStore.{method}(): unsupported arguments {sorted(kwargs)}")
 
 
-def _raise_failures(errors: Mapping[int, Any]) -> None:
-    if errors:
-        first = errors[min(errors)]
-        raise InvalidObjectError(
-            f"{len(errors)} node(s) were rejected (the others were stored); first: node "
-            f"{first.uuid!r}: {first.message}"
-        )
+#: The same class under a name that does not clash with LangChain's store.
+MultiVectorLlamaIndexStore = MultiVectorStore
