@@ -100,7 +100,8 @@ class JinaEmbeddings:
     Errors carry no key in their messages, attributes or causes; ``close`` / ``aclose`` release the
     HTTP connection pools.
     ``transport`` / ``async_transport`` (e.g. ``httpx.MockTransport``), ``sleep`` / ``async_sleep``,
-    ``rng`` and ``clock`` are injection points for tests.
+    ``rng``, ``clock`` (wall time, for ``Retry-After`` dates) and ``monotonic`` (the deadline's
+    clock) are injection points for tests.
     """
 
     def __init__(
@@ -124,6 +125,7 @@ class JinaEmbeddings:
         async_sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         if api_key is not None and not isinstance(api_key, str):
             raise ConfigError(f"api_key must be a str or None, got {type(api_key).__name__}")
@@ -149,6 +151,7 @@ class JinaEmbeddings:
             clock=clock or time.time,
             request_timeout=self._settings.timeout,
             total_timeout=self._settings.total_timeout,
+            monotonic=monotonic or time.monotonic,
         )
         self._transport = transport
         self._async_transport = async_transport
