@@ -10,7 +10,13 @@ from multivector._types import MultiVectorEmbedder
 from multivector.api.collection import Collection
 from multivector.backends.protocol import ClientBackend
 from multivector.embeddings.factory import builtin_vector_config
-from multivector.errors import CollectionExistsError, CollectionNotFoundError, ConfigError
+from multivector.errors import (
+    CollectionExistsError,
+    CollectionNotFoundError,
+    ConfigError,
+    MultiVectorError,
+    StorageError,
+)
 from multivector.results import VerifyReport
 from multivector.schema.config import (
     CollectionConfig,
@@ -195,10 +201,20 @@ class Client:
         (their HTTP pools); the client cannot be used afterwards.
         """
         if not self._closed:
-            close = getattr(self._embedder_factory, "close", None)
-            self._forget_embedders(close() if callable(close) else ())
-            self._backend.close()
-            self._closed = True
+            self._closed = True  # whatever happens below, the client is closed
+            try:
+                close = getattr(self._embedder_factory, "close", None)
+                self._forget_embedders(close() if callable(close) else ())
+            finally:
+                try:
+                    self._backend.close()
+                except MultiVectorError:
+                    raise
+                except OSError as exc:  # e.g. a full disk while the store folds its WAL
+                    raise StorageError(
+                        f"closing the store failed ({exc}); every file and lock was released, "
+                        "and every acknowledged write is safe in the store file"
+                    ) from exc
 
     async def aclose(self) -> None:
         """Async :meth:`close`: the built embedders' async HTTP pools are closed on this loop."""

@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from multivector.backends.durable.sqlite_storage import SqliteCollectionStorage,
 from multivector.backends.embedded.ann_index import check_index_configs
 from multivector.backends.embedded.collection import EmbeddedCollection
 from multivector.backends.embedded.storage import KeywordCache
-from multivector.errors import CollectionNotFoundError, ConfigError, StorageError
+from multivector.errors import CollectionNotFoundError, ConfigError, StorageError, StorageWarning
 from multivector.results import VerifyReport
 from multivector.schema.config import CollectionConfig, Tokenization
 
@@ -211,9 +212,21 @@ class DurableClient:
             tmp.unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Refresh the arena cache of collections this writer changed, then release everything."""
+        """Refresh the arena cache of collections this writer changed, then release everything
+        (the connection and the write lock are released even when a step before fails).
+        """
         try:
-            self._save_caches(self._cache)
+            for _cid, col, _storage in self._open.values():
+                col.close()  # background maintenance stops before the connection does
+            try:
+                self._save_caches(self._cache)
+            except OSError as exc:  # the cache is derived data: the next open rebuilds it
+                warnings.warn(
+                    f"could not refresh the cache of {self._folder} ({exc}); the next open "
+                    "rebuilds it from the store file",
+                    StorageWarning,
+                    stacklevel=2,
+                )
             if self._db.is_writer:
                 self._db.vacuum()
         finally:

@@ -11,10 +11,12 @@ take it: WAL lets them read while the writer commits.
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,11 +59,18 @@ class WriterLock:
             return
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + (self._timeout if wait else 0.0)
+        retried = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if time.monotonic() >= deadline and not retried and _held_here(fd):
+                    # Held by this process: perhaps by a client nobody references any more but
+                    # the cyclic garbage collector has not freed yet (its finalizer releases it).
+                    retried = True
+                    gc.collect()
+                    continue
                 if time.monotonic() >= deadline:
                     holder = _read_holder(fd)
                     os.close(fd)
@@ -74,12 +83,18 @@ class WriterLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
         self._fd = fd
+        # A client dropped without close() still releases the lock when it is garbage collected.
+        self._finalizer = weakref.finalize(self, os.close, fd)
 
     def release(self) -> None:
         """Release the lock (closing the file releases the flock)."""
         if self._fd is not None:
-            os.close(self._fd)
+            self._finalizer()  # closes the fd once, and never again at collection
             self._fd = None
+
+
+def _held_here(fd: int) -> bool:
+    return _read_holder(fd) == f"pid {os.getpid()}"
 
 
 def _read_holder(fd: int) -> str:

@@ -211,6 +211,11 @@ class SqliteCollectionStorage:
             )
         self._seq = seq
 
+    def reclaim(self) -> None:
+        """Free pages and fold the WAL (background maintenance; only the writing client)."""
+        if self._db.is_writer:
+            self._db.vacuum()
+
     def compact(self, *, prune_log: bool) -> None:
         """Prune the deletion log (readers elsewhere then reload once) and free pages."""
         if prune_log:

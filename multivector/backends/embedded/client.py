@@ -52,7 +52,9 @@ class EmbeddedClient:
         )
 
     def close(self) -> None:
-        """Drop every collection."""
+        """Drop every collection (and stop their background maintenance)."""
+        for col in self._collections.values():
+            col.close()
         self._collections.clear()
 
     def verify(self) -> VerifyReport:

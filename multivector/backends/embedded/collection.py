@@ -28,6 +28,7 @@ from multivector.backends.embedded.ann_spaces import SpaceIndexes
 from multivector.backends.embedded.arena import TokenArena
 from multivector.backends.embedded.bm25 import BM25Index
 from multivector.backends.embedded.bm25_postings import BulkPostings
+from multivector.backends.embedded.maintenance import Maintenance
 from multivector.backends.embedded.reads import EmbeddedReads
 from multivector.backends.embedded.storage import CollectionStorage, Snapshot
 from multivector.backends.protocol import ObjectRecord, StoredObject
@@ -67,6 +68,7 @@ class EmbeddedCollection(EmbeddedReads):
         self._dropped = False
         #: Set when memory may lag the storage (applying a committed write failed): reload.
         self._stale = False
+        self._maintenance = Maintenance(config.name)
         self._sync_indexes()
         if storage is not None:
             self._install(storage.snapshot())
@@ -113,6 +115,7 @@ class EmbeddedCollection(EmbeddedReads):
         """Mark the collection deleted: every later call on it raises CollectionNotFoundError."""
         with self._lock:
             self._dropped = True
+        self._maintenance.stop(run_pending=False)
 
     # ---------------------------------------------------------------- storage
     def _refresh(self) -> None:
@@ -264,13 +267,31 @@ class EmbeddedCollection(EmbeddedReads):
         if self._storage is not None:
             self._storage.write(upserts=upserts, deletes=deletes, kept=kept)
         try:
-            compacted = self._apply(upserts, deletes)
+            self._apply(upserts, deletes)
         except BaseException:
             if self._storage is not None:
                 self._stale = True
             raise
-        if compacted and self._storage is not None:
-            self._storage.compact(prune_log=False)
+
+    def _wants_compaction(self) -> bool:
+        return self._n_dead >= _MIN_DEAD and self._n_dead > AUTO_COMPACT_RATIO * len(self._uuids)
+
+    def _auto_compact(self) -> None:
+        """The background compaction: in memory under the lock, then the storage's pages."""
+        with self._lock:
+            if self._dropped or not self._wants_compaction():
+                return
+            self._compact_locked()
+        if self._storage is not None:
+            self._storage.reclaim()
+
+    def wait_for_maintenance(self) -> None:
+        """Block until background maintenance (compaction) is done (for tests and benchmarks)."""
+        self._maintenance.wait_idle()
+
+    def close(self) -> None:
+        """Stop background maintenance (a pending compaction is skipped: it only saves space)."""
+        self._maintenance.stop(run_pending=False)
 
     def _kill(self, slot: int) -> None:
         # The uuid and properties stay in their (append-only) lists until compaction, so a read
@@ -289,8 +310,8 @@ class EmbeddedCollection(EmbeddedReads):
             grown[: self._alive.shape[0]] = self._alive
             self._alive = grown
 
-    def _apply(self, upserts: Sequence[StoredObject], deletes: Iterable[str]) -> bool:
-        """Apply in memory; True when this triggered an automatic compaction."""
+    def _apply(self, upserts: Sequence[StoredObject], deletes: Iterable[str]) -> None:
+        """Apply in memory; many dead slots ask the maintenance worker for a compaction."""
         self._columns.clear()
         for uuid in deletes:
             slot = self._slot_of.get(uuid)
@@ -318,10 +339,8 @@ class EmbeddedCollection(EmbeddedReads):
             for name, matrices in per_space.items():
                 self._arenas[name].append(matrices)
                 self._ann.add(name, matrices)
-        if self._n_dead >= _MIN_DEAD and self._n_dead > AUTO_COMPACT_RATIO * len(self._uuids):
-            self._compact_locked()
-            return True
-        return False
+        if self._wants_compaction():
+            self._maintenance.request("compact", self._auto_compact)
 
     def compact(self) -> None:
         """Drop dead slots from every index and renumber the live ones; a durable collection

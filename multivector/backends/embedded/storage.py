@@ -109,6 +109,10 @@ class CollectionStorage(Protocol):
         """Take the write lock (raise when it cannot be had); called before every write."""
         ...
 
+    def reclaim(self) -> None:
+        """Give free pages back and fold the log, when this client writes (else nothing)."""
+        ...
+
     def compact(self, *, prune_log: bool) -> None:
         """Give the space of deleted objects back (``prune_log``: drop the deletion log too)."""
         ...
