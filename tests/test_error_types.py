@@ -467,3 +467,23 @@ def test_validation_detail_is_json_and_kept(server: JinaStandIn) -> None:
         col.data.insert({"text": "x"})
     assert info.value.detail == detail
     client.close()
+
+
+def test_deep_filters_and_bad_return_arguments_are_library_errors(any_client) -> None:
+    col = any_client.collections.create(
+        "Docs", vector_config=Configure.MultiVectors.self_provided()
+    )
+    col.data.insert({"n": 1}, vector=M)
+    shallow_enough = Filter.by_property("n").equal(1)
+    for _ in range(63):
+        shallow_enough = Filter.all_of([shallow_enough])
+    assert len(col.query.fetch_objects(filters=shallow_enough).objects) == 1
+    deep = shallow_enough
+    for _ in range(3000):
+        deep = Filter.all_of([deep])
+    with pytest.raises(multivector.errors.FilterError, match="deeper than 64"):
+        col.query.fetch_objects(filters=deep)
+    with pytest.raises(ConfigError, match="return_properties"):
+        col.query.fetch_objects(return_properties=5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="include_vector"):
+        col.query.near_vector(M, include_vector=[1])  # type: ignore[list-item]

@@ -148,17 +148,24 @@ def _returns(
     properties: Sequence[str] | None,
     highlights: bool = False,
 ) -> Returns:
-    if isinstance(include_vector, str):
-        include: bool | tuple[str, ...] = (include_vector,)
-    elif isinstance(include_vector, bool):
-        include = include_vector
-    else:
-        include = tuple(include_vector)
-    if isinstance(properties, str):
-        properties = [properties]
+    include: bool | tuple[str, ...] = (
+        include_vector
+        if isinstance(include_vector, bool)
+        else _names("include_vector", include_vector)
+    )
     if not isinstance(highlights, bool):
         raise ConfigError(f"highlights must be True or False, got {highlights!r}")
-    return Returns(include, None if properties is None else tuple(properties), highlights)
+    names = None if properties is None else _names("return_properties", properties)
+    return Returns(include, names, highlights)
+
+
+def _names(argument: str, value: object) -> tuple[str, ...]:
+    """One name or a list of names (vector spaces, properties), else a ConfigError naming it."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{argument} must be a name or a list of names (str), got {value!r}")
 
 
 def _page(limit: int, offset: int, auto_limit: int | None) -> Page:

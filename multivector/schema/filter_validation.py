@@ -88,15 +88,24 @@ def validate_filter(node: FilterNode | None, config: CollectionConfig) -> Filter
     return _validate_node(node, config)
 
 
-def _validate_node(node: FilterNode, config: CollectionConfig) -> FilterNode:
+#: Deepest nesting of filter groups (``all_of`` / ``any_of`` / ``not_``) a query may use.
+MAX_FILTER_DEPTH = 64
+
+
+def _validate_node(node: FilterNode, config: CollectionConfig, depth: int = 1) -> FilterNode:
     if isinstance(node, FilterGroup):
+        if depth > MAX_FILTER_DEPTH:
+            raise FilterError(
+                f"the filter nests groups deeper than {MAX_FILTER_DEPTH} levels; flatten it "
+                "(Filter.all_of / any_of take any number of filters)"
+            )
         if node.operator not in (FilterOperator.AND, FilterOperator.OR, FilterOperator.NOT):
             raise FilterError(
                 f"unknown filter group operator {node.operator!r}; use AND, OR or NOT"
             )
         if node.operator is FilterOperator.NOT and len(node.filters) != 1:
             raise FilterError("NOT takes exactly one filter")
-        children = tuple(_validate_node(child, config) for child in node.filters)
+        children = tuple(_validate_node(child, config, depth + 1) for child in node.filters)
         return FilterGroup(node.operator, children)
     if not isinstance(node, FilterLeaf):
         raise FilterError(f"{node!r} is not a filter; build one with Filter.by_property(...)")
