@@ -399,6 +399,13 @@ def test_default_embedder_timeout_bounds_a_request_to_30_seconds(server: JinaSta
     embedder = col.embedder("default")
     assert isinstance(embedder, JinaEmbeddings) and embedder.settings.total_timeout is None
     unbounded.close()
+    on_qdrant = multivector.connect_to_qdrant(
+        location=":memory:", headers={"X-JinaAI-Api-Key": KEY}, embedder_timeout=2.0
+    )
+    col = _jina_collection(on_qdrant, server)
+    embedder = col.embedder("default")
+    assert isinstance(embedder, JinaEmbeddings) and embedder.settings.total_timeout == 2.0
+    on_qdrant.close()
 
 
 def test_retry_waits_stop_at_the_total_timeout(server: JinaStandIn) -> None:
