@@ -34,6 +34,7 @@ _PASS_THROUGH: tuple[str, ...] = (
     "bm25_operator",
     "max_vector_distance",
     "mmr_lambda",
+    "highlights",
 )
 
 

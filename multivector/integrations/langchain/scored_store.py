@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from langchain_core.documents import Document
 from langchain_core.vectorstores import VectorStore
 
-from multivector.results import ScoreExplanation
+from multivector.results import ScoreExplanation, TokenHighlight
 
 __all__ = ["ExplainedDocument", "ScoredDocument", "ScoredVectorStore"]
 
@@ -40,7 +40,9 @@ class ExplainedDocument:
     best cosine per query token, MaxSim / query tokens) and ``keyword_score`` (BM25) are the legs'
     raw scores, comparable across queries: threshold on these when a hybrid ``relative_score``
     (normalised per query) will not do. ``explanation`` is the hybrid fusion's account (each leg's
-    raw and normalised score, weight and rank); None outside hybrid search.
+    raw and normalised score, weight and rank); None outside hybrid search. ``highlights``
+    (only with ``highlights=True``) holds, per query token, the document token that matched it
+    best with its character span in the source text.
     """
 
     document: Document
@@ -49,6 +51,7 @@ class ExplainedDocument:
     vector_similarity: float | None
     keyword_score: float | None
     explanation: ScoreExplanation | None
+    highlights: tuple[TokenHighlight, ...] | None = None
 
 
 class ScoredVectorStore(VectorStore):

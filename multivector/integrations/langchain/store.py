@@ -260,6 +260,7 @@ class MultiVectorStore(ScoredVectorStore):
                     vector_similarity=legs.vector_similarity,
                     keyword_score=legs.keyword_score,
                     explanation=h.explanation,
+                    highlights=h.highlights,
                 )
             )
         return out if threshold is None else [d for d in out if d.relevance >= threshold]
@@ -274,7 +275,9 @@ class MultiVectorStore(ScoredVectorStore):
         score_threshold: float | None = None,
         **options: Any,
     ) -> list[ExplainedDocument]:
-        """:meth:`scored_search` with each result's leg scores and hybrid explanation."""
+        """:meth:`scored_search` with each result's leg scores and hybrid explanation (and its
+        late-interaction highlights with ``highlights=True``).
+        """
         s = self._overrides(search_type, k, options)
         matrix = self._query_matrix(vector) if vector is not None else self._embed(query, s)
         hits = self._retriever.search(query, matrix, s)
