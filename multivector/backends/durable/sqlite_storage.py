@@ -10,7 +10,6 @@ dtype (int8 spaces as float16: the arena quantises on load); properties as JSON 
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import json
 import sqlite3
 import warnings
@@ -25,10 +24,8 @@ from multivector.backends.durable.checksums import (
     check_totals,
     object_crc,
     read_collection_row,
-    stored_crcs,
     vector_crc,
     write_collection_row,
-    xor_all,
 )
 from multivector.backends.durable.folder_cache import ArenaCache
 from multivector.backends.durable.sqlite_db import Database
@@ -39,6 +36,7 @@ from multivector.backends.durable.sqlite_read import (
     decode_properties,
     read_arenas,
 )
+from multivector.backends.durable.sqlite_write import write_changes
 from multivector.backends.embedded.storage import KeywordCache, Snapshot, StorageDelta
 from multivector.backends.protocol import StoredObject
 from multivector.errors import StorageFormatError, StorageWarning
@@ -73,12 +71,6 @@ def _usable_keyword(
             if entry.tokenization == (prop.tokenization or Tokenization.WORD).value:
                 out[prop.name] = entry
     return out
-
-
-def _encode_value(value: Any) -> Any:
-    if isinstance(value, _dt.datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot store {type(value).__name__} {value!r}")
 
 
 class SqliteCollectionStorage:
@@ -142,72 +134,14 @@ class SqliteCollectionStorage:
             v.name: STORED_DTYPES[v.dtype] for v in (self._config.vectors if self._config else ())
         }
         with self._db.writing() as conn:
-            row = read_collection_row(conn, self._id, self._db.file)
-            seq = row.last_seq
-            touched = list(dict.fromkeys([*deletes, *(o.uuid for o in latest)]))
-            old_objects = stored_crcs(conn, "objects", self._id, touched)
-            old_vectors = [
-                (u, space, c)
-                for u, space, c in stored_crcs(conn, "vectors", self._id, touched)
-                if space not in kept.get(u, frozenset())
-            ]
-            n_objects = row.n_objects - len(old_objects)
-            objects_xor = row.objects_xor ^ xor_all(c for *_, c in old_objects)
-            n_vectors = row.n_vectors - len(old_vectors)
-            vectors_xor = row.vectors_xor ^ xor_all(c for *_, c in old_vectors)
-            conn.executemany(
-                "DELETE FROM vectors WHERE collection_id = ? AND uuid = ? AND space = ?",
-                [(self._id, u, space) for u, space, _ in old_vectors],
-            )
-            if deletes:
-                conn.executemany(
-                    "DELETE FROM objects WHERE collection_id = ? AND uuid = ?",
-                    [(self._id, u) for u in deletes],
-                )
-                conn.executemany(
-                    "INSERT INTO deletions (collection_id, uuid, seq) VALUES (?, ?, ?)",
-                    [(self._id, u, seq + i + 1) for i, u in enumerate(deletes)],
-                )
-                seq += len(deletes)
-            object_rows = []
-            vector_rows = []
-            for i, o in enumerate(latest):
-                text = json.dumps(o.properties, default=_encode_value)
-                crc = object_crc(o.uuid, seq + i + 1, text, o.creation_time, o.update_time)
-                object_rows.append(
-                    (self._id, o.uuid, seq + i + 1, text, o.creation_time, o.update_time, crc)
-                )
-                objects_xor ^= crc
-                for space, m in o.vectors.items():
-                    if space in kept.get(o.uuid, frozenset()):
-                        continue
-                    dt = dtypes.get(space, DTYPES["float32"])
-                    blob = np.ascontiguousarray(m, dtype=dt).tobytes()
-                    n, dim = int(m.shape[0]), int(m.shape[1])
-                    vcrc = vector_crc(o.uuid, space, n, dim, dt.name, blob)
-                    vector_rows.append((self._id, o.uuid, space, n, dim, dt.name, blob, vcrc))
-                    vectors_xor ^= vcrc
-            conn.executemany(
-                "INSERT OR REPLACE INTO objects (collection_id, uuid, seq, properties, "
-                "creation_time, update_time, crc) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                object_rows,
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO vectors (collection_id, uuid, space, n_tokens, dim, "
-                "dtype, data, crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                vector_rows,
-            )
-            seq += len(latest)
-            write_collection_row(
+            seq = write_changes(
                 conn,
-                dataclasses.replace(
-                    row,
-                    last_seq=seq,
-                    n_objects=n_objects + len(object_rows),
-                    objects_xor=objects_xor,
-                    n_vectors=n_vectors + len(vector_rows),
-                    vectors_xor=vectors_xor,
-                ),
+                cid=self._id,
+                file=self._db.file,
+                upserts=latest,
+                deletes=deletes,
+                kept=kept,
+                dtypes=dtypes,
             )
         self._seq = seq
 

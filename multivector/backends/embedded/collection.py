@@ -379,12 +379,6 @@ class EmbeddedCollection(EmbeddedReads):
             alive = self.alive() if self._n_dead else None
             return self._ann.retrain(self._config, self._arenas, names, alive=alive)
 
-    def nbytes(self) -> dict[str, int]:
-        """Bytes of token storage per vector space."""
-        with self._lock:
-            self._refresh()
-            return {name: arena.nbytes for name, arena in self._arenas.items()}
-
 
 def _keep_embedders(new: CollectionConfig, old: CollectionConfig) -> CollectionConfig:
     """``new`` with the embedder objects of ``old`` (storage keeps configuration, not objects)."""

@@ -125,6 +125,12 @@ class EmbeddedReads:
                 u for s in np.flatnonzero(self._mask(filters)).tolist() if (u := self._uuids[s])
             ]
 
+    def nbytes(self) -> dict[str, int]:
+        """Bytes of token storage per vector space."""
+        with self._lock:
+            self._refresh()
+            return {name: arena.nbytes for name, arena in self._arenas.items()}
+
     def search(self, request: SearchRequest) -> EmbeddedReadView:
         """Run a search's legs over one snapshot: one lock and one refresh; the filter mask built
         once for both legs; the exact kernel on the captured arrays after the lock is released.
