@@ -131,3 +131,28 @@ def test_close_on_a_full_disk_raises_a_storage_error_and_releases_everything(
     monkeypatch.undo()
     with multivector.connect(tmp_path / "s") as again:  # the lock was released
         again.collections.use("Docs").data.insert({"text": "y"}, vector={"mv": VEC})
+
+
+def test_memory_never_lags_the_store_when_applying_a_commit_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with multivector.connect(tmp_path / "s") as client:
+        docs = _docs(client)
+        docs.data.insert({"text": "first"}, vector={"mv": VEC})
+        apply = embedded_collection.EmbeddedCollection._apply
+        calls = {"n": 0}
+
+        def failing(self: Any, upserts: Any, deletes: Any) -> None:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise MemoryError("simulated failure after the commit")
+            apply(self, upserts, deletes)
+
+        monkeypatch.setattr(embedded_collection.EmbeddedCollection, "_apply", failing)
+        with pytest.raises(MemoryError):
+            docs.data.insert({"text": "second"}, vector={"mv": VEC})  # committed, not applied
+        monkeypatch.undo()
+        # The next call reloads from the store file: the committed object is served.
+        texts = sorted(o.properties["text"] for o in docs.query.fetch_objects().objects)
+        assert texts == ["first", "second"]
+        assert len(docs.query.near_vector(VEC, limit=5).objects) == 2
