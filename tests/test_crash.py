@@ -7,19 +7,13 @@ searches equal those of a store built fresh from the surviving objects.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
-
 import numpy as np
 import pytest
 
 import multivector
 from multivector.api.ingest import DataObject
 from multivector.config import Configure
+from tests.sigkill import run_and_kill
 
 TRIALS = 20
 BATCH = 8
@@ -65,33 +59,7 @@ def _expected_upto(trial: int, n: int) -> dict[str, DataObject]:
 
 
 def _run_child(path, trial: int, delay: float) -> tuple[set[str], set[str], set[str]]:
-    env = dict(os.environ)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path), str(trial), os.path.dirname(__file__)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.strip())
-            if line.startswith("READY"):
-                ready.set()
-
-    reader = threading.Thread(target=pump)
-    reader.start()
-    ready.wait(60)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    reader.join()
-    stderr = proc.stderr.read() if proc.stderr else ""
-    assert any(line == "READY" for line in lines), stderr
+    lines, _ = run_and_kill(CHILD, [str(path), str(trial)], delay)
     inserted: set[str] = set()
     pending: set[str] = set()
     deleted: set[str] = set()

@@ -11,11 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
-import threading
-import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -24,6 +19,7 @@ import numpy as np
 import pytest
 
 import multivector
+from tests.sigkill import run_and_kill
 
 TRIALS = int(os.environ.get("MULTIVECTOR_CRASH_TRIALS", "120"))
 POOL = 24
@@ -176,31 +172,7 @@ def _stored(path: Path) -> Model:
 
 
 def _run_child(path: Path, trial: int, delay: float) -> tuple[int, int | None, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path), str(trial), os.path.dirname(__file__)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.strip())
-            if line.startswith("READY"):
-                ready.set()
-
-    reader = threading.Thread(target=pump)
-    reader.start()
-    ready.wait(120)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    reader.join()
-    stderr = proc.stderr.read() if proc.stderr else ""
-    assert "READY" in lines, stderr
+    lines, stderr = run_and_kill(CHILD, [str(path), str(trial)], delay)
     acked, begun = 0, None
     for line in lines:
         kind, _, rest = line.partition(" ")
