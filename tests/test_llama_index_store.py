@@ -1,5 +1,8 @@
 """Conformance tests for the LlamaIndex vector store, modelled on llama-index-core's
-``tests/vector_stores/test_simple.py`` (LlamaIndex ships no shared suite), on every backend.
+``tests/vector_stores/test_simple.py`` (LlamaIndex ships no shared suite), on every backend and
+over every collection layout of ``integration_layouts`` (the ``store`` / ``empty_store`` fixtures):
+ours (``MultiVectorStore.create``), the tutorial's ``DemoCollection`` (self-provided, the store
+embeds) and a ``text2vec`` ``DemoCollection`` (the collection embeds).
 
 A hashed-token embedder keeps them fast: each distinct lowercase word maps to a fixed unit vector,
 so MaxSim is exact word overlap (a query word found in a document contributes 1).
@@ -42,6 +45,7 @@ from multivector.integrations.llama_index import (
     MultiVectorStore,
 )
 from tests.conftest import make_client
+from tests.integration_layouts import LAYOUTS, llama_index_store
 
 DIM = 32
 
@@ -136,20 +140,26 @@ def embedder() -> HashEmbedder:
     return HashEmbedder()
 
 
+@pytest.fixture(params=LAYOUTS)
+def layout(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def store(backend_name: str, embedder: HashEmbedder) -> Iterator[MultiVectorStore]:
+def empty_store(
+    backend_name: str, layout: str, embedder: HashEmbedder
+) -> Iterator[MultiVectorStore]:
     client = make_client(backend_name)
-    s = MultiVectorStore.create(client, embedder=embedder)
-    s.add(_nodes())
+    s = llama_index_store(client, layout, embedder)
+    assert s.mapping.nested is (layout == "ours")
     yield s
     client.close()
 
 
 @pytest.fixture
-def empty_store(backend_name: str, embedder: HashEmbedder) -> Iterator[MultiVectorStore]:
-    client = make_client(backend_name)
-    yield MultiVectorStore.create(client, embedder=embedder)
-    client.close()
+def store(empty_store: MultiVectorStore) -> MultiVectorStore:
+    empty_store.add(_nodes())
+    return empty_store
 
 
 def q(text: str = "lorem ipsum", k: int = 3, **kwargs) -> VectorStoreQuery:
