@@ -10,6 +10,10 @@ It follows https://docs.weaviate.io/weaviate/tutorials/multi-vector-embeddings w
   stand-in of Jina's API on 127.0.0.1 (``multivector.testing.JinaStandIn``), so it runs offline.
 * Option 2, user-provided embeddings (``self_provided``). The tutorial fetches them from Jina; here
   they come from the offline MiniLM token embedder, since any multi-vector model will do.
+
+Each option ends as an app would go on: the same ``DemoCollection`` through a LangChain retriever
+and a LlamaIndex query engine (a ``MockLLM`` here; any LLM in a real app), both filtered on the
+``docid`` property (``pip install 'multivector[langchain,llama-index]'``).
 """
 
 from __future__ import annotations
@@ -148,6 +152,8 @@ def option1_model_integration(log: Callable[[str], None] = print) -> dict[str, A
                 ),
                 log,
             )
+            # Then: the frameworks, over this very collection (it embeds queries itself)
+            out.update(query_with_frameworks(collection, None, log))
     return out
 
 
@@ -208,6 +214,59 @@ def option2_user_provided(log: Callable[[str], None] = print) -> dict[str, Any]:
             collection.query.hybrid(query=QUERY, vector=query_matrix, target_vector="multi_vector"),
             log,
         )
+        # Then: the frameworks, over this very collection (they embed queries with the model)
+        out.update(query_with_frameworks(collection, model, log))
+    return out
+
+
+def query_with_frameworks(
+    collection: multivector.Collection, embedder: Any, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Query ``DemoCollection`` through a LangChain retriever and a LlamaIndex query engine,
+    filtered on ``docid``. ``embedder`` embeds the queries (None: the collection's vectorizer).
+    """
+    try:
+        from llama_index.core import VectorStoreIndex
+        from llama_index.core.llms import MockLLM
+        from llama_index.core.vector_stores import MetadataFilter, MetadataFilters
+
+        from multivector.integrations.langchain import MultiVectorLangChainStore
+        from multivector.integrations.llama_index import (
+            MultiVectorEmbedding,
+            MultiVectorLlamaIndexStore,
+        )
+    except ImportError as exc:  # the frameworks are optional extras
+        log(
+            f"(skipping LangChain / LlamaIndex: {exc}; pip install 'multivector[langchain,llama-index]')"
+        )
+        return {}
+    out: dict[str, Any] = {}
+
+    # LangChain: the collection's `text` is page_content, its other properties the metadata
+    store = MultiVectorLangChainStore(collection, embedder)
+    retriever = store.as_retriever(
+        search_type="hybrid", search_kwargs={"k": 3, "filter": {"docid": "doc2"}}
+    )
+    docs = retriever.invoke(QUERY)
+    log("--- LangChain retriever (hybrid, filter={'docid': 'doc2'})")
+    for doc in docs:
+        log(f"{doc.metadata} {doc.page_content}")
+    out["langchain"] = [doc.metadata["docid"] for doc in docs]
+
+    # LlamaIndex: no single-vector model and no OpenAI key (MultiVectorEmbedding fills the slot)
+    vector_store = MultiVectorLlamaIndexStore(collection, embedder)
+    index = VectorStoreIndex.from_vector_store(vector_store, embed_model=MultiVectorEmbedding())
+    engine = index.as_query_engine(
+        llm=MockLLM(),  # any LlamaIndex LLM in a real app
+        filters=MetadataFilters(filters=[MetadataFilter(key="docid", value="doc2")]),
+        similarity_top_k=3,
+    )
+    response = engine.query(QUERY)
+    log("--- LlamaIndex query engine (filters: docid == 'doc2')")
+    for hit in response.source_nodes:
+        log(f"{hit.node.metadata} score={hit.score:.3f} {hit.node.get_content()}")
+    out["llama_index"] = [hit.node.metadata["docid"] for hit in response.source_nodes]
+    out["llama_index_answer"] = str(response)
     return out
 
 

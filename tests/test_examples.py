@@ -121,6 +121,10 @@ def test_seed_tutorial_option1_with_standin(no_jina_key):
     for key in ("near_text", "hybrid", "near_vector", "hybrid_vector"):
         assert sorted(out[key]) == ["doc1", "doc2", "doc3"]
         assert out[key][0] == "doc1"  # the document closest to the query's words
+    # it ends in the frameworks, filtered on docid
+    assert out["langchain"] == ["doc2"] and out["llama_index"] == ["doc2"]
+    assert "PyTorch" in out["llama_index_answer"]
+    assert "--- LangChain retriever (hybrid, filter={'docid': 'doc2'})" in lines
 
 
 def test_seed_tutorial_option2_user_provided(no_jina_key):
@@ -132,3 +136,5 @@ def test_seed_tutorial_option2_user_provided(no_jina_key):
     assert out["near_vector"][0] == "doc1"
     assert sorted(out["hybrid"]) == ["doc1", "doc2", "doc3"]
     assert "This embedding's shape is" in "\n".join(lines)
+    assert out["langchain"] == ["doc2"] and out["llama_index"] == ["doc2"]
+    assert "PyTorch" in out["llama_index_answer"]
