@@ -275,9 +275,7 @@ class MultiVectorStore(ScoredVectorStore):
         score_threshold: float | None = None,
         **options: Any,
     ) -> list[ExplainedDocument]:
-        """:meth:`scored_search` with each result's leg scores and hybrid explanation (and its
-        late-interaction highlights with ``highlights=True``).
-        """
+        """:meth:`scored_search` with leg scores, hybrid explanation (and ``highlights=True``)."""
         s = self._overrides(search_type, k, options)
         matrix = self._query_matrix(vector) if vector is not None else self._embed(query, s)
         hits = self._retriever.search(query, matrix, s)
