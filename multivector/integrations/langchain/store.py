@@ -20,24 +20,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from multivector._types import F32Array, Matrix
+from multivector._types import Matrix
 from multivector.api.client import Client
 from multivector.api.collection import Collection
 from multivector.api.ingest import DataObject
-from multivector.embeddings.adapters import EmbeddingsAdapter, as_embedder, as_matrix
+from multivector.embeddings.adapters import EmbeddingsAdapter, as_embedder
 from multivector.errors import ConfigError, OptionalDependencyError
-from multivector.integrations.langchain.arguments import search_overrides
 from multivector.integrations.langchain.building import (
     check_options,
     open_client,
     open_collection,
 )
-from multivector.integrations.langchain.filters import translate_filter
-from multivector.integrations.mapping import DocumentMapping, settle
-from multivector.retrieval import RetrievedHit, Retriever, RetrieverSettings, relevance_score
-from multivector.retrieval.scores import leg_scores
-from multivector.schema.config import DataType
-from multivector.schema.query import Filter, FilterGroup, FilterLeaf, FilterNode
+from multivector.integrations.mapping import DocumentMapping
+from multivector.retrieval import Retriever
+from multivector.schema.query import Filter
 
 try:
     from langchain_core.documents import Document
@@ -48,11 +44,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from multivector.integrations.langchain.documents import check_inserted, text_objects, to_document
 from multivector.integrations.langchain.retriever import MultiVectorRetriever
-from multivector.integrations.langchain.scored_store import (
-    ExplainedDocument,
-    ScoredDocument,
-    ScoredVectorStore,
-)
+from multivector.integrations.langchain.scored_store import ExplainedDocument, ScoredDocument
+from multivector.integrations.langchain.searching import SearchingStore
 
 __all__ = [
     "EmbeddingsAdapter",
@@ -64,7 +57,7 @@ __all__ = [
 ]
 
 
-class MultiVectorStore(ScoredVectorStore):
+class MultiVectorStore(SearchingStore):
     """A LangChain ``VectorStore`` over one multivector collection (embedded or Qdrant), whatever
     made it: ``from_texts``, the Weaviate tutorial's calls, another app.
 
@@ -204,130 +197,6 @@ class MultiVectorStore(ScoredVectorStore):
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Async :meth:`get_by_ids`."""
         return await asyncio.to_thread(self.get_by_ids, ids)
-
-    # ---------------------------------------------------------------- search core
-    def translate_filter(self, filter_: Any) -> FilterNode | None:
-        """A dict filter as this collection's filter tree (a native ``Filter`` passes through)."""
-        if isinstance(filter_, (FilterLeaf, FilterGroup)):
-            return filter_
-        return settle(translate_filter(filter_, mapping=self.mapping), self.collection.config)
-
-    def _overrides(self, search_type: str, k: int, options: dict[str, Any]) -> RetrieverSettings:
-        overrides = search_overrides(search_type, k, options, translate=self.translate_filter)
-        if "query_properties" not in overrides:  # BM25 over the text, not over metadata
-            text = self.collection.config.property(self.text_key)
-            if text is not None and text.data_type is DataType.TEXT:
-                overrides["query_properties"] = (self.text_key,)
-        return self._retriever.with_settings(**overrides)
-
-    def _embed(self, query: str, s: RetrieverSettings) -> F32Array | None:
-        # A query matrix when the settings need one: ours when we embed, else the collection's
-        # embedder through the Retriever.
-        if not self._retriever.needs_vector(s):
-            return None
-        if self._self_embed and self._embedder is not None:
-            return self._query_matrix(self._embedder.embed_query(query))
-        return self._retriever.embed_query(query, s)
-
-    async def _aembed(self, query: str, s: RetrieverSettings) -> F32Array | None:
-        if not self._retriever.needs_vector(s):
-            return None
-        if self._self_embed and self._embedder is not None:
-            from multivector.embeddings.calls import aembed_query
-
-            return self._query_matrix(await aembed_query(self._embedder, query))
-        return await self._retriever.aembed_query(query, s)
-
-    def _query_matrix(self, vector: Any) -> F32Array:
-        return as_matrix(vector, normalize=self._normalize)
-
-    def _explain(
-        self,
-        hits: list[RetrievedHit],
-        s: RetrieverSettings,
-        matrix: F32Array | None,
-        threshold: float | None,
-    ) -> list[ExplainedDocument]:
-        n_q = int(matrix.shape[0]) if matrix is not None and matrix.ndim == 2 else None
-        out = []
-        for h in hits:
-            legs = leg_scores(h, s, n_q)
-            out.append(
-                ExplainedDocument(
-                    document=to_document(h.uuid, h.properties, self.mapping),
-                    score=h.score,
-                    relevance=relevance_score(h.similarity, s),
-                    vector_similarity=legs.vector_similarity,
-                    keyword_score=legs.keyword_score,
-                    explanation=h.explanation,
-                    highlights=h.highlights,
-                )
-            )
-        return out if threshold is None else [d for d in out if d.relevance >= threshold]
-
-    def explained_search(
-        self,
-        query: str,
-        search_type: str = "similarity",
-        *,
-        k: int = 4,
-        vector: Any = None,
-        score_threshold: float | None = None,
-        **options: Any,
-    ) -> list[ExplainedDocument]:
-        """:meth:`scored_search` with leg scores, hybrid explanation (and ``highlights=True``)."""
-        s = self._overrides(search_type, k, options)
-        matrix = self._query_matrix(vector) if vector is not None else self._embed(query, s)
-        hits = self._retriever.search(query, matrix, s)
-        return self._explain(hits, s, matrix, score_threshold)
-
-    async def aexplained_search(
-        self,
-        query: str,
-        search_type: str = "similarity",
-        *,
-        k: int = 4,
-        vector: Any = None,
-        score_threshold: float | None = None,
-        **options: Any,
-    ) -> list[ExplainedDocument]:
-        """Async :meth:`explained_search`."""
-        s = self._overrides(search_type, k, options)
-        matrix = self._query_matrix(vector) if vector is not None else await self._aembed(query, s)
-        hits = await asyncio.to_thread(self._retriever.search, query, matrix, s)
-        return self._explain(hits, s, matrix, score_threshold)
-
-    def scored_search(
-        self,
-        query: str,
-        search_type: str = "similarity",
-        *,
-        k: int = 4,
-        vector: Any = None,
-        score_threshold: float | None = None,
-        **options: Any,
-    ) -> list[ScoredDocument]:
-        """The one search core: any search type, a query text or matrix, every option."""
-        found = self.explained_search(
-            query, search_type, k=k, vector=vector, score_threshold=score_threshold, **options
-        )
-        return [ScoredDocument(d.document, d.score, d.relevance) for d in found]
-
-    async def ascored_search(
-        self,
-        query: str,
-        search_type: str = "similarity",
-        *,
-        k: int = 4,
-        vector: Any = None,
-        score_threshold: float | None = None,
-        **options: Any,
-    ) -> list[ScoredDocument]:
-        """Async :meth:`scored_search`."""
-        found = await self.aexplained_search(
-            query, search_type, k=k, vector=vector, score_threshold=score_threshold, **options
-        )
-        return [ScoredDocument(d.document, d.score, d.relevance) for d in found]
 
     # ---------------------------------------------------------------- constructors
     @classmethod
