@@ -337,7 +337,7 @@ def test_connect_arguments_are_library_errors() -> None:
         multivector.connect(embedder_timeout=float("nan"))
     with pytest.raises(ConfigError, match="headers"):
         multivector.connect(headers=["X-JinaAI-Api-Key"])  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="unexpected options"):
+    with pytest.raises(TypeError, match="unexpected options"):
         multivector.connect(read_only=True)
     with pytest.raises(ConfigError, match="max_retries"):
         multivector.connect_to_qdrant(location=":memory:", max_retries="3")

@@ -52,8 +52,8 @@ def connect(
     """
     factory = _factory(headers, embedder_timeout)
     if path is None:
-        if options:
-            raise ConfigError(
+        if options:  # as Python does for an unexpected keyword argument (pinned by the tests)
+            raise TypeError(
                 f"connect(): unexpected options {sorted(options)} for an in-memory store; they "
                 "apply to a durable store only (connect(path, ...))"
             )
