@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -59,13 +60,15 @@ class EmbedderFactory:
         self.__key = Secret(key.strip()) if key and key.strip() else None
         self.header_names = sorted(lowered)
         self.timeout = timeout
-        self._built: list[MultiVectorEmbedder] = []
+        #: Built embedders still alive (weakly held: a dropped handle's embedder is not kept).
+        self._built: weakref.WeakSet[Any] = weakref.WeakSet()
         self._closed = False
 
     def close(self) -> list[MultiVectorEmbedder]:
         """Close every embedder built so far (HTTP pools included) and return them."""
         self._closed = True
-        built, self._built = self._built, []
+        built: list[MultiVectorEmbedder] = list(self._built)
+        self._built.clear()
         for embedder in built:
             close = getattr(embedder, "close", None)
             if callable(close):
@@ -75,7 +78,8 @@ class EmbedderFactory:
     async def aclose(self) -> list[MultiVectorEmbedder]:
         """Async :meth:`close`: awaits each embedder's ``aclose`` when it has one."""
         self._closed = True
-        built, self._built = self._built, []
+        built: list[MultiVectorEmbedder] = list(self._built)
+        self._built.clear()
         for embedder in built:
             aclose = getattr(embedder, "aclose", None)
             close = getattr(embedder, "close", None)
@@ -96,7 +100,7 @@ class EmbedderFactory:
             )
         embedder = self._build(vec)
         if embedder is not None:
-            self._built.append(embedder)
+            self._built.add(embedder)
         return embedder
 
     def _build(self, vec: VectorConfig) -> MultiVectorEmbedder | None:
