@@ -4,6 +4,8 @@ Defined in :mod:`multivector.schema.query`; this module keeps the documented
 ``multivector.query`` names.
 """
 
+from multivector.schema.aggregation import Metrics
+from multivector.schema.grouping import GroupBy, GroupByAggregate
 from multivector.schema.query import (
     BM25Operator,
     BM25OperatorSpec,
@@ -24,6 +26,9 @@ __all__ = [
     "FilterLeaf",
     "FilterNode",
     "FilterOperator",
+    "GroupBy",
+    "GroupByAggregate",
     "HybridFusion",
     "MetadataQuery",
+    "Metrics",
 ]

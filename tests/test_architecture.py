@@ -35,7 +35,17 @@ LAYERS: dict[str, int] = {
     "evaluation": 7,
     "facade": 8,
 }
-GROUND = {"errors", "_types", "results", "_checks", "_version", "_uuid", "_progress", "_secrets"}
+GROUND = {
+    "errors",
+    "_types",
+    "results",
+    "results_grouped",
+    "_checks",
+    "_version",
+    "_uuid",
+    "_progress",
+    "_secrets",
+}
 #: The documented public modules that only re-export a layer's names.
 SHIMS = {"config": "schema", "query": "schema"}
 

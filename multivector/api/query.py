@@ -15,6 +15,7 @@ from typing import Any
 
 import multivector.retrieval.execute as execute
 from multivector._types import MultiVectorEmbedder
+from multivector.api.grouped import grouped_return
 from multivector.api.handle import CollectionHandle
 from multivector.api.results import (
     hybrid_metadata,
@@ -39,6 +40,7 @@ from multivector.retrieval.plan import (
     vector_plan,
 )
 from multivector.schema.config import VectorConfig
+from multivector.schema.grouping import GroupBy
 from multivector.schema.query import BM25OperatorSpec, FilterNode, HybridFusion, MetadataQuery
 from multivector.schema.validation import validate_uuid
 
@@ -62,15 +64,23 @@ class QueryAPI:
             )
         return embedder
 
-    def _vector_return(self, plan: VectorPlan) -> QueryReturn:
+    def _vector_return(self, plan: VectorPlan, group_by: GroupBy | None = None) -> QueryReturn:
+        if group_by is not None:
+            return grouped_return(self._col, plan, group_by, execute.run_vector, vector_metadata)
         hits = execute.run_vector(self._col.backend, plan)
         return query_return(hits, plan.returns, self._col.name, vector_metadata)
 
-    def _keyword_return(self, plan: KeywordPlan) -> QueryReturn:
+    def _keyword_return(self, plan: KeywordPlan, group_by: GroupBy | None = None) -> QueryReturn:
+        if group_by is not None:
+            return grouped_return(
+                self._col, plan, group_by, execute.run_keyword, keyword_metadata(0)
+            )
         hits = execute.run_keyword(self._col.backend, plan)
         return query_return(hits, plan.returns, self._col.name, keyword_metadata(plan.page.offset))
 
-    def _hybrid_return(self, plan: HybridPlan) -> QueryReturn:
+    def _hybrid_return(self, plan: HybridPlan, group_by: GroupBy | None = None) -> QueryReturn:
+        if group_by is not None:
+            return grouped_return(self._col, plan, group_by, execute.run_hybrid, hybrid_metadata)
         hits = execute.run_hybrid(self._col.backend, plan)
         return query_return(hits, plan.returns, self._col.name, hybrid_metadata)
 
@@ -169,6 +179,7 @@ class QueryAPI:
         include_vector: bool | Sequence[str] = False,
         return_properties: Sequence[str] | None = None,
         return_metadata: MetadataQuery | None = None,
+        group_by: GroupBy | None = None,
     ) -> QueryReturn:
         """Exact MaxSim search with a query matrix; ``metadata.distance`` is -MaxSim."""
         if isinstance(near_vector, Mapping) and len(near_vector) == 1 and target_vector is None:
@@ -184,7 +195,7 @@ class QueryAPI:
             return_properties=return_properties,
             highlights=wants_highlights(return_metadata, "near_vector"),
         )
-        return self._vector_return(plan.bind(near_vector))
+        return self._vector_return(plan.bind(near_vector), group_by)
 
     async def anear_vector(self, near_vector: Any, **options: Any) -> QueryReturn:
         """Async :meth:`near_vector` (the search runs in a worker thread)."""
@@ -203,6 +214,7 @@ class QueryAPI:
         include_vector: bool | Sequence[str] = False,
         return_properties: Sequence[str] | None = None,
         return_metadata: MetadataQuery | None = None,
+        group_by: GroupBy | None = None,
     ) -> QueryReturn:
         """Embed ``query`` with the space's embedder (as a query) and search with MaxSim."""
         plan = self._vector_plan(
@@ -218,7 +230,7 @@ class QueryAPI:
         )
         text = query_text(query)
         matrix = embed_query(self._embedder(plan.space), text)
-        return self._vector_return(plan.bind(matrix, text))
+        return self._vector_return(plan.bind(matrix, text), group_by)
 
     async def anear_text(
         self,
@@ -233,6 +245,7 @@ class QueryAPI:
         include_vector: bool | Sequence[str] = False,
         return_properties: Sequence[str] | None = None,
         return_metadata: MetadataQuery | None = None,
+        group_by: GroupBy | None = None,
     ) -> QueryReturn:
         """Async :meth:`near_text`: embeds with the embedder's async method (or a worker thread),
         then searches in a worker thread.
@@ -250,7 +263,7 @@ class QueryAPI:
         )
         text = query_text(query)
         matrix = await aembed_query(self._embedder(plan.space), text)
-        return await asyncio.to_thread(self._vector_return, plan.bind(matrix, text))
+        return await asyncio.to_thread(self._vector_return, plan.bind(matrix, text), group_by)
 
     # ---------------------------------------------------------------- bm25
     def bm25(
@@ -266,6 +279,7 @@ class QueryAPI:
         include_vector: bool | Sequence[str] = False,
         return_properties: Sequence[str] | None = None,
         return_metadata: MetadataQuery | None = None,
+        group_by: GroupBy | None = None,
     ) -> QueryReturn:
         """BM25 keyword search; ``query_properties`` accepts boosts such as ``["title^2", "text"]``."""
         wants_highlights(return_metadata, "bm25")
@@ -281,7 +295,7 @@ class QueryAPI:
             include_vector=include_vector,
             return_properties=return_properties,
         )
-        return self._keyword_return(plan)
+        return self._keyword_return(plan, group_by)
 
     async def abm25(self, query: str, **options: Any) -> QueryReturn:
         """Async :meth:`bm25` (the search runs in a worker thread)."""
@@ -306,6 +320,7 @@ class QueryAPI:
         include_vector: bool | Sequence[str] = False,
         return_properties: Sequence[str] | None = None,
         return_metadata: MetadataQuery | None = None,
+        group_by: GroupBy | None = None,
     ) -> QueryReturn:
         """Weaviate-style hybrid search: MaxSim leg (weight ``alpha``) fused with BM25 (``1 - alpha``).
 
@@ -329,7 +344,7 @@ class QueryAPI:
             return_properties=return_properties,
             highlights=wants_highlights(return_metadata, "hybrid"),
         )
-        return self._hybrid_return(self._bind_text(plan, query, vector))
+        return self._hybrid_return(self._bind_text(plan, query, vector), group_by)
 
     async def ahybrid(
         self,
@@ -349,6 +364,7 @@ class QueryAPI:
         include_vector: bool | Sequence[str] = False,
         return_properties: Sequence[str] | None = None,
         return_metadata: MetadataQuery | None = None,
+        group_by: GroupBy | None = None,
     ) -> QueryReturn:
         """Async :meth:`hybrid`: embeds with the embedder's async method (or a worker thread),
         then searches in a worker thread.
@@ -370,7 +386,7 @@ class QueryAPI:
             highlights=wants_highlights(return_metadata, "hybrid"),
         )
         bound = await self._abind_text(plan, query, vector)
-        return await asyncio.to_thread(self._hybrid_return, bound)
+        return await asyncio.to_thread(self._hybrid_return, bound, group_by)
 
     # --------------------------------------------------------------- async
     async def afetch_objects(self, **options: Any) -> QueryReturn:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from multivector._types import MultiVectorEmbedder, StrEnum
 from multivector.errors import ConfigError, OptionalDependencyError
+from multivector.schema.tenancy import MultiTenancyConfig
 
 __all__ = [
     "CollectionConfig",
@@ -338,6 +339,7 @@ class CollectionConfig:
     inverted_index: InvertedIndexConfig = field(default_factory=InvertedIndexConfig)
     auto_schema: bool = True
     description: str | None = None
+    multi_tenancy: MultiTenancyConfig = field(default_factory=MultiTenancyConfig)
 
     def __post_init__(self) -> None:
         validate_collection_name(self.name)
@@ -375,6 +377,7 @@ class CollectionConfig:
             "inverted_index": self.inverted_index.to_dict(),
             "auto_schema": self.auto_schema,
             "description": self.description,
+            "multi_tenancy": self.multi_tenancy.to_dict(),
         }
 
     @classmethod
@@ -387,4 +390,5 @@ class CollectionConfig:
             inverted_index=InvertedIndexConfig.from_dict(data.get("inverted_index", {})),
             auto_schema=bool(data.get("auto_schema", True)),
             description=data.get("description"),
+            multi_tenancy=MultiTenancyConfig.from_dict(data.get("multi_tenancy")),
         )

@@ -20,6 +20,7 @@ from multivector.schema.config import (
     VectorDType,
     VectorIndexConfig,
 )
+from multivector.schema.tenancy import MultiTenancyConfig
 
 __all__ = ["Configure"]
 
@@ -218,3 +219,12 @@ class Configure:
             stopwords_additions=tuple(stopwords_additions or ()),
             stopwords_removals=tuple(stopwords_removals or ()),
         )
+
+    @staticmethod
+    def multi_tenancy(
+        enabled: bool = True, auto_tenant_creation: bool = False
+    ) -> MultiTenancyConfig:
+        """Multi-tenancy: every tenant's objects, indexes and BM25 statistics apart
+        (``collection.with_tenant(name)``; see docs/weaviate-mapping.md).
+        """
+        return MultiTenancyConfig(enabled=enabled, auto_tenant_creation=auto_tenant_creation)
