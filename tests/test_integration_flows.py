@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from integration_layouts import (
 )
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from llama_index.core import Document, VectorStoreIndex
+from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.llms import MockLLM
 from llama_index.core.node_parser import SentenceSplitter
@@ -430,12 +432,33 @@ def test_a_users_own_embedding_must_be_passed_again(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_langchain_layouts_accept_every_embedding_kind(mv_client, layout) -> None:
-    store = langchain_store(mv_client, layout, DeterministicFakeEmbedding(size=8))
-    store.add_texts(["alpha", "beta"], metadatas=[{"id": 1}, {"id": 2}], ids=["a", "b"])
-    assert [d.metadata for d in store.similarity_search("beta", k=1)] == [{"id": 2}]
-    assert np.asarray(
-        store.collection.query.fetch_object_by_id("a", include_vector=True).vector[
-            store.target_vector
-        ]
-    ).shape == (1, 8)  # type: ignore[union-attr]
+class HashedLlamaEmbedding(BaseEmbedding):
+    """A LlamaIndex single-vector model: 8 dims hashed from the text (equal texts, equal vectors)."""
+
+    def _vector(self, text: str) -> list[float]:
+        rng = np.random.default_rng(zlib.crc32(text.encode()))
+        return [float(x) for x in rng.normal(size=8)]
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._vector(text)
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+
+@pytest.mark.parametrize(
+    "embedding",
+    [DeterministicFakeEmbedding(size=8), HashedLlamaEmbedding(), None],
+    ids=["langchain", "llama_index", "multi_vector"],
+)
+def test_langchain_layouts_accept_every_embedding_kind(mv_client, layout, embedding) -> None:
+    store = langchain_store(mv_client, layout, embedding or WordEmbedder())
+    store.add_texts(["alpha one", "beta two"], metadatas=[{"id": 1}, {"id": 2}], ids=["a", "b"])
+    assert [d.metadata for d in store.similarity_search("beta two", k=1)] == [{"id": 2}]
+    stored = store.collection.query.fetch_object_by_id("a", include_vector=True)
+    assert stored is not None
+    rows = np.asarray(stored.vector[store.target_vector]).shape[0]
+    assert rows == (1 if embedding is not None else 2)  # one vector, or one row per word
