@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from multivector.kernels import (
     maxsim_search,
     maxsim_search_batch,
 )
+from multivector.kernels import maxsim as maxsim_module
+from multivector.kernels._sched import claim, new_counter
 
 #: Set in the no-JIT child run: fewer examples, and the child must not spawn itself again.
 NOJIT_CHILD = "MULTIVECTOR_TEST_NOJIT_CHILD"
@@ -124,13 +127,46 @@ def test_scores_match_reference(case):
     check_scores(case, got)
 
 
+@contextmanager
+def pool_always(threads: int = 2):
+    """Run every parallel call on ``threads`` threads, however small (tiny cases stay serial)."""
+    saved, before = maxsim_module._PARALLEL_WORK, numba.get_num_threads()
+    maxsim_module._PARALLEL_WORK = 0
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        maxsim_module._PARALLEL_WORK = saved
+        numba.set_num_threads(before)
+
+
 @SETTINGS
 @given(cases())
 def test_serial_and_parallel_agree_exactly(case):
-    parallel = maxsim_scores(case.query, case.tokens, case.offsets, case.mask, parallel=True)
+    with pool_always():
+        parallel = maxsim_scores(case.query, case.tokens, case.offsets, case.mask, parallel=True)
     serial = maxsim_scores(case.query, case.tokens, case.offsets, case.mask, parallel=False)
     np.testing.assert_array_equal(parallel, serial)
     check_scores(case, serial)
+
+
+def test_work_claiming_scores_every_document_once_under_contention():
+    # many small units, 3 threads, while 4 other threads search the same arena concurrently
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(0, 30, 700)
+    offsets = np.zeros(701, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    tokens = rng.standard_normal((int(offsets[-1]), 12)).astype(np.float32)
+    mask = rng.random(700) < 0.9
+    queries = [rng.standard_normal((int(n), 12)).astype(np.float32) for n in (1, 5, 17, 33)]
+    serial = [maxsim_scores(q, tokens, offsets, mask, parallel=False) for q in queries]
+    with pool_always(3), ThreadPoolExecutor(max_workers=4) as callers:
+        found = list(callers.map(lambda q: maxsim_scores(q, tokens, offsets, mask), queries * 3))
+    for got, want in zip(found, serial * 3, strict=True):
+        np.testing.assert_array_equal(got, want)
+    counter = new_counter()
+    assert [claim(counter) for _ in range(3)] == [0, 1, 2]
+    assert counter[0] == 3
 
 
 @SETTINGS

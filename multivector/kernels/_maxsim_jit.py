@@ -36,12 +36,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from multivector.kernels._sched import claim
 from multivector.kernels._stack import stack_array
 from multivector.kernels._widen import widen_row
 
-__all__ = ["LANES", "maxsim_parallel", "maxsim_serial"]
+__all__ = ["LANES", "maxsim_claimed"]
 
 Array = np.ndarray
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -62,8 +63,6 @@ _ZERO = np.float32(0.0)
 LANES = 16
 #: Document rows per micro-kernel block (``LANES * ROWS`` = 128 accumulators = 8 zmm registers).
 ROWS = 8
-#: Documents per scheduling unit of the parallel loop (each unit owns its scratch buffers).
-_CHUNK = 64
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
@@ -171,7 +170,7 @@ def _doc_best(
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _score_docs(
+def maxsim_claimed(
     qt: Array,
     lane_starts: Array,
     lengths: Array,
@@ -180,68 +179,34 @@ def _score_docs(
     offsets: Array,
     mask: Array,
     use_mask: bool,
-    lo: int,
-    hi: int,
+    counter: Array,
+    chunk: int,
     out: Array,
 ) -> None:
-    """Write ``out[:, lo:hi]``: the MaxSim of every query against documents ``lo:hi``."""
+    """Write ``out[j, i]``: the MaxSim of query ``j`` against document ``i``, for every document.
+
+    Work is claimed from ``counter`` in units of ``chunk`` documents (see :mod:`._sched`), so
+    several threads may run this on the same arguments at once; each unit is scored by exactly
+    one of them, with the same arithmetic whoever it is.
+    """
     n_queries = lengths.shape[0]
+    n_docs = offsets.shape[0] - 1
     block = np.empty(ROWS * tokens.shape[1], dtype=np.float32)
     best = np.empty(qt.shape[0] * LANES, dtype=np.float32)
-    for doc in range(lo, hi):
-        start = offsets[doc]
-        stop = offsets[doc + 1]
-        if stop <= start or (use_mask and not mask[doc]):
+    while True:
+        lo = claim(counter) * chunk
+        if lo >= n_docs:
+            return
+        for doc in range(lo, min(n_docs, lo + chunk)):
+            start = offsets[doc]
+            stop = offsets[doc + 1]
+            if stop <= start or (use_mask and not mask[doc]):
+                for j in range(n_queries):
+                    out[j, doc] = _NEG_INF
+                continue
+            _doc_best(qt, tokens, scales, start, stop, block, best)
             for j in range(n_queries):
-                out[j, doc] = _NEG_INF
-            continue
-        _doc_best(qt, tokens, scales, start, stop, block, best)
-        for j in range(n_queries):
-            total = _ZERO
-            for lane in range(lane_starts[j], lane_starts[j] + lengths[j]):
-                total += best[lane]
-            out[j, doc] = total
-
-
-@_kernel(fastmath=_FASTMATH, nogil=True, cache=True, parallel=True)
-def maxsim_parallel(
-    qt: Array,
-    lane_starts: Array,
-    lengths: Array,
-    tokens: Array,
-    scales: Array,
-    offsets: Array,
-    mask: Array,
-    use_mask: bool,
-) -> Array:
-    """MaxSim scores ``[n_queries, n_docs]`` float32, documents spread over numba's threads.
-
-    ``qt`` ``[n_chunks, dim, 16]`` holds every query's rows transposed in zero-padded groups of
-    16; query ``j``'s rows are lanes ``lane_starts[j] : lane_starts[j] + lengths[j]``.
-    """
-    n_docs = offsets.shape[0] - 1
-    out = np.empty((lengths.shape[0], n_docs), dtype=np.float32)
-    n_units = (n_docs + _CHUNK - 1) // _CHUNK
-    for unit in prange(n_units):
-        lo = unit * _CHUNK
-        hi = min(n_docs, lo + _CHUNK)
-        _score_docs(qt, lane_starts, lengths, tokens, scales, offsets, mask, use_mask, lo, hi, out)
-    return out
-
-
-@_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def maxsim_serial(
-    qt: Array,
-    lane_starts: Array,
-    lengths: Array,
-    tokens: Array,
-    scales: Array,
-    offsets: Array,
-    mask: Array,
-    use_mask: bool,
-) -> Array:
-    """Same result as :func:`maxsim_parallel`, on the calling thread only."""
-    n_docs = offsets.shape[0] - 1
-    out = np.empty((lengths.shape[0], n_docs), dtype=np.float32)
-    _score_docs(qt, lane_starts, lengths, tokens, scales, offsets, mask, use_mask, 0, n_docs, out)
-    return out
+                total = _ZERO
+                for lane in range(lane_starts[j], lane_starts[j] + lengths[j]):
+                    total += best[lane]
+                out[j, doc] = total

@@ -17,8 +17,10 @@ Inputs (validated once here; the compiled kernels in :mod:`._maxsim_jit` trust t
   ``offsets[i]:offsets[i + 1]``. An empty document scores -inf and never matches.
 - ``mask``: ``None`` or bool ``[N]``; ``False`` excludes a document (deleted / filtered out).
 
-``parallel=True`` (the default) spreads documents over numba's threads (``numba.set_num_threads``);
-keep BLAS single-threaded alongside if you run both at once.
+``parallel=True`` (the default) spreads documents over ``numba.get_num_threads()`` threads (set
+with ``numba.set_num_threads``): the caller's and a small pool of ours, claiming units of documents
+dynamically (:mod:`._sched`), so a thread slowed by other work (OpenBLAS's spinning workers, other
+processes) does not hold up the call. See docs/performance.md for running next to BLAS.
 """
 
 from __future__ import annotations
@@ -26,17 +28,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numba
 import numpy as np
 
 from multivector._types import BoolArray, F32Array, I64Array
 from multivector.errors import ConfigError, DimensionMismatchError, InvalidVectorError
-from multivector.kernels._maxsim_jit import LANES, maxsim_parallel, maxsim_serial
+from multivector.kernels._maxsim_jit import LANES, maxsim_claimed
+from multivector.kernels._sched import new_counter, run_claimed
 from multivector.kernels.topk import SearchResult, check_k, topk
 
 __all__ = ["maxsim_scores", "maxsim_scores_batch", "maxsim_search", "maxsim_search_batch"]
 
 _NO_MASK = np.ones(0, dtype=np.bool_)
 _NO_SCALES = np.ones(0, dtype=np.float32)
+#: Below this many multiply-adds (about 0.1 ms on one core) a call stays on the caller's thread.
+_PARALLEL_WORK = 4_000_000
+#: Documents per work unit at most, and units per thread at least (for dynamic balance).
+_MAX_CHUNK = 64
+_UNITS_PER_THREAD = 16
 
 
 def maxsim_scores(
@@ -82,8 +91,13 @@ def maxsim_scores_batch(
     qt, lane_starts, lengths = _stack_queries(queries, dim=arena.shape[1])
     if lengths.shape[0] == 0:
         return np.empty((0, bounds.shape[0] - 1), dtype=np.float32)
-    kernel = maxsim_parallel if parallel else maxsim_serial
-    out: F32Array = kernel(qt, lane_starts, lengths, arena, row_scales, bounds, keep, use_mask)
+    n_docs = bounds.shape[0] - 1
+    out: F32Array = np.empty((lengths.shape[0], n_docs), dtype=np.float32)
+    work = int(bounds[-1]) * qt.shape[0] * qt.shape[2] * arena.shape[1]
+    threads = numba.get_num_threads() if parallel and work >= _PARALLEL_WORK else 1
+    chunk = max(1, min(_MAX_CHUNK, n_docs // (threads * _UNITS_PER_THREAD)))
+    args = (qt, lane_starts, lengths, arena, row_scales, bounds, keep, use_mask)
+    run_claimed(maxsim_claimed, (*args, new_counter(), chunk, out), threads=threads)
     return out
 
 
