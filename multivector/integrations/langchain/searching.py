@@ -46,12 +46,14 @@ class SearchingStore(ScoredVectorStore):
         """A dict filter as this collection's filter tree (a native ``Filter`` passes through)."""
         if isinstance(filter_, (FilterLeaf, FilterGroup)):
             return filter_
-        return settle(translate_filter(filter_, mapping=self.mapping), self.collection.config)
+        # the configuration as last seen, as the query plan will be validated against
+        known = self.collection.backend.known_config
+        return settle(translate_filter(filter_, mapping=self.mapping), known)
 
     def _overrides(self, search_type: str, k: int, options: dict[str, Any]) -> RetrieverSettings:
         overrides = search_overrides(search_type, k, options, translate=self.translate_filter)
         if "query_properties" not in overrides:  # BM25 over the text, not over metadata
-            text = self.collection.config.property(self.text_key)
+            text = self.collection.backend.known_config.property(self.text_key)
             if text is not None and text.data_type is DataType.TEXT:
                 overrides["query_properties"] = (self.text_key,)
         return self._retriever.with_settings(**overrides)

@@ -34,7 +34,8 @@ def selection(
 
 def delete_document(collection: Collection, ref_doc_id: str) -> None:
     """Delete every node whose source document is ``ref_doc_id`` (none when no node has one)."""
-    where = settle(Filter.by_property(REF_DOC_PROPERTY).equal(ref_doc_id), collection.config)
+    known = collection.backend.known_config
+    where = settle(Filter.by_property(REF_DOC_PROPERTY).equal(ref_doc_id), known)
     if where is not MATCH_NOTHING and where is not None:
         collection.data.delete_many(where)
 
@@ -54,7 +55,7 @@ def delete_selected(
             "delete_nodes() needs node_ids=[...] or filters=MetadataFilters(...); "
             "call clear() to delete every node"
         )
-    settled = settle(where, collection.config)
+    settled = settle(where, collection.backend.known_config)
     if settled is None:  # a filter every node matches (e.g. != on a key no node has)
         delete_all(collection)
     elif settled is not MATCH_NOTHING:
@@ -70,7 +71,7 @@ def get_selected(
     """The selected nodes: in ``node_ids`` order when given (``[]``: none), else insertion order."""
     if node_ids is not None and len(node_ids) == 0:
         return []
-    where = settle(selection(node_ids, filters, mapping), collection.config)
+    where = settle(selection(node_ids, filters, mapping), collection.backend.known_config)
     objects = collection.query.fetch_objects(filters=where).objects
     if node_ids is not None:
         rank = {nid: i for i, nid in reversed(list(enumerate(node_ids)))}

@@ -347,7 +347,8 @@ class MultiVectorStore(BasePydanticVectorStore):
 
     # --------------------------------------------------------------- queries
     def _context(self) -> QueryContext:
-        return QueryContext(self._retriever, self._embedder, self._mapping, self._collection.config)
+        known = self._collection.backend.known_config  # what the query plan is validated against
+        return QueryContext(self._retriever, self._embedder, self._mapping, known)
 
     def search(self, query: VectorStoreQuery, **kwargs: Any) -> list[RetrievedHit]:
         """Run ``query`` and return the retriever's hits (scores and explanations included).
