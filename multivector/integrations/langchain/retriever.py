@@ -114,10 +114,11 @@ def _check_arguments(cls: type[MultiVectorRetriever], data: dict[str, Any]) -> N
     unknown = sorted(set(data) - known)
     if not unknown:
         _check_search_type(data.get("search_type", "hybrid"))
-        options = {**data.get("search_kwargs", {}), **data}
-        if data.get("search_type") == "similarity_score_threshold" and (
-            options.get("score_threshold") is None
-        ):
+        given = [
+            data.get("score_threshold"),
+            (data.get("search_kwargs") or {}).get("score_threshold"),
+        ]
+        if data.get("search_type") == "similarity_score_threshold" and given == [None, None]:
             raise ConfigError(
                 "search_type='similarity_score_threshold' needs score_threshold=<relevance in "
                 "[0, 1]> (a field, or in search_kwargs)"
