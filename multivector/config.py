@@ -16,13 +16,16 @@ from multivector.schema.config import (
     validate_property_name,
 )
 from multivector.schema.configure import Configure
+from multivector.schema.tenancy import MultiTenancyConfig, Tenant
 
 __all__ = [
     "CollectionConfig",
     "Configure",
     "DataType",
     "InvertedIndexConfig",
+    "MultiTenancyConfig",
     "Property",
+    "Tenant",
     "Tokenization",
     "VectorConfig",
     "VectorIndexConfig",

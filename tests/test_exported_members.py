@@ -11,6 +11,8 @@ import multivector.errors
 import multivector.query
 
 EXPECTED_TOP_LEVEL = [
+    "AsyncClient",
+    "AsyncCollection",
     "AsyncMultiVectorEmbedder",
     "BM25Operator",
     "BatchFailure",
@@ -21,20 +23,26 @@ EXPECTED_TOP_LEVEL = [
     "DataObject",
     "DataType",
     "Filter",
+    "GroupBy",
+    "GroupByAggregate",
     "HybridFusion",
     "MetadataQuery",
     "MetadataReturn",
+    "Metrics",
     "MultiVectorEmbedder",
     "MultiVectorError",
     "Object",
     "Property",
     "QueryReturn",
+    "Tenant",
     "Tokenization",
     "__version__",
     "connect",
     "connect_to_qdrant",
     "evaluate",
     "generate_uuid5",
+    "use_async",
+    "use_async_with_qdrant",
 ]
 
 

@@ -25,6 +25,12 @@ from multivector.schema.config import (
     VectorConfig,
     validate_collection_name,
 )
+from multivector.schema.tenancy import (
+    TENANT_MARK,
+    MultiTenancyConfig,
+    is_tenant_collection,
+    tenant_of,
+)
 
 __all__ = ["Client", "Collections"]
 
@@ -48,9 +54,23 @@ class Collections:
         inverted_index_config: InvertedIndexConfig | None = None,
         auto_schema: bool = True,
         description: str | None = None,
+        multi_tenancy_config: MultiTenancyConfig | None = None,
     ) -> Collection:
-        """Create a collection; an existing name is a :class:`CollectionExistsError`."""
+        """Create a collection; an existing name is a :class:`CollectionExistsError`.
+        ``multi_tenancy_config=Configure.multi_tenancy(enabled=True)`` keeps objects in tenants.
+        """
         validate_collection_name(name)
+        if is_tenant_collection(name):
+            raise ConfigError(
+                f"invalid collection name {name!r}: {TENANT_MARK!r} is reserved for tenants"
+            )
+        if multi_tenancy_config is not None and not isinstance(
+            multi_tenancy_config, MultiTenancyConfig
+        ):
+            raise ConfigError(
+                "multi_tenancy_config must come from Configure.multi_tenancy(...), got "
+                f"{type(multi_tenancy_config).__name__}"
+            )
         if self.exists(name):
             raise CollectionExistsError(
                 f"a collection named {name!r} already exists; open it with client.collections.use({name!r}) "
@@ -78,6 +98,7 @@ class Collections:
             inverted_index=inverted_index_config or InvertedIndexConfig(),
             auto_schema=auto_schema,
             description=description,
+            multi_tenancy=multi_tenancy_config or MultiTenancyConfig(),
         )
         for vec in vectors:
             for source in vec.source_properties:
@@ -89,6 +110,7 @@ class Collections:
                     )
         backend = self._backend().create_collection(config)
         handle = Collection(backend, embedder_factory=self._client.make_embedder)
+        handle._client_backend = self._backend
         self._handles[name] = handle
         return handle
 
@@ -101,6 +123,7 @@ class Collections:
             inverted_index_config=config.inverted_index,
             auto_schema=config.auto_schema,
             description=config.description,
+            multi_tenancy_config=config.multi_tenancy,
         )
 
     def use(
@@ -110,6 +133,8 @@ class Collections:
         after a reopen (they are objects, not configuration, so they are not persisted).
         """
         try:
+            if is_tenant_collection(name):
+                raise CollectionNotFoundError(name)
             backend = self._backend().open_collection(name)
         except CollectionNotFoundError:
             self._handles.pop(name, None)
@@ -117,12 +142,13 @@ class Collections:
                 f"no collection named {name!r}; existing: {sorted(self.list_all())}"
             ) from None
         handle = self._handles.get(name)
-        if handle is None or handle.backend is not backend:
+        if handle is None or handle.raw_backend() is not backend:
             # First use, or the collection was deleted (and maybe re-created) since: a new
             # handle; the old one raises CollectionNotFoundError on every call.
             handle = Collection(
                 backend, embedder_factory=self._client.make_embedder, embedders=embedders
             )
+            handle._client_backend = self._backend
             self._handles[name] = handle
         elif embedders:
             handle._embedders.update(embedders)
@@ -136,13 +162,16 @@ class Collections:
 
     def exists(self, name: str) -> bool:
         """Whether a collection of that name exists."""
-        return name in self._backend().list_collections()
+        return not is_tenant_collection(name) and name in self._backend().list_collections()
 
     def delete(self, name: str | Sequence[str]) -> None:
         """Delete one or several collections (missing names are ignored, as in Weaviate)."""
         for each in [name] if isinstance(name, str) else list(name):
             self._handles.pop(each, None)
             if self.exists(each):
+                for internal in self._backend().list_collections():  # its tenants first
+                    if tenant_of(each, internal) is not None:
+                        self._backend().delete_collection(internal)
                 self._backend().delete_collection(each)
 
     def delete_all(self) -> None:
@@ -151,7 +180,8 @@ class Collections:
 
     def list_all(self) -> dict[str, CollectionConfig]:
         """Every collection's configuration, by name."""
-        return dict(self._backend().list_collections())
+        found = self._backend().list_collections()
+        return {n: c for n, c in found.items() if not is_tenant_collection(n)}
 
 
 class Client:

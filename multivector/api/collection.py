@@ -8,11 +8,16 @@ records to a :class:`~multivector.backends.protocol.CollectionBackend`. ``collec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from concurrent.futures import Executor
+from typing import Any, TypeVar
 
 from multivector._types import F32Array, Matrix, MultiVectorEmbedder
+from multivector.api.aggregate import AggregateAPI
 from multivector.api.batch import BatchAPI
+from multivector.api.config_api import ConfigView
 from multivector.api.data import DataAPI, DeleteManyReturn, InsertManyReturn
 from multivector.api.ingest import (
     DataObject,
@@ -21,8 +26,10 @@ from multivector.api.ingest import (
     finish_objects,
     plan_objects,
 )
+from multivector.api.iterator import ObjectIterator
 from multivector.api.query import QueryAPI
-from multivector.backends.protocol import CollectionBackend, ObjectRecord
+from multivector.api.tenants import Tenants
+from multivector.backends.protocol import ClientBackend, CollectionBackend, ObjectRecord
 from multivector.embeddings.calls import aembed_documents, embed_documents
 from multivector.errors import (
     ConfigError,
@@ -32,14 +39,18 @@ from multivector.schema.config import CollectionConfig, VectorConfig
 from multivector.schema.filter_validation import validate_filter
 from multivector.schema.query import FilterNode
 from multivector.schema.targets import resolve_target
+from multivector.schema.tenancy import Tenant
 
 __all__ = ["Collection", "DataAPI", "DeleteManyReturn", "InsertManyReturn"]
 
 EmbedderFactory = Callable[[VectorConfig], MultiVectorEmbedder | None]
+T = TypeVar("T")
 
 
 class Collection:
-    """One collection: ``data``, ``batch`` and ``query`` namespaces, ``len()``, ``config``."""
+    """One collection: ``data``, ``batch``, ``query``, ``aggregate``, ``tenants`` and ``config``
+    namespaces, ``iterator()``, ``with_tenant()``, ``len()``.
+    """
 
     def __init__(
         self,
@@ -51,31 +62,118 @@ class Collection:
         self._backend = backend
         self._embedder_factory = embedder_factory
         self._embedders: dict[str, MultiVectorEmbedder] = dict(embedders or {})
+        #: Where the async verbs run blocking work (set by ``AsyncClient``: its bounded pool).
+        self._executor: Executor | None = None
         self.data = DataAPI(self)
         self.batch: BatchAPI = BatchAPI(self)
         self.query: QueryAPI = QueryAPI(self)
+        self.aggregate = AggregateAPI(self)
+        self.tenants = Tenants(self)
+        #: Set on a tenant's handle (``with_tenant``): the tenant and its collection's handle.
+        self._tenant: str | None = None
+        self._parent: Collection | None = None
+        self._tenant_handles: dict[str, Collection] = {}
+        #: The client's backend (set by ``client.collections``), for tenants.
+        self._client_backend: Callable[[], ClientBackend] | None = None
 
     # ---------------------------------------------------------------- basics
     @property
     def name(self) -> str:
         """The collection's name."""
+        if self._parent is not None:
+            return self._parent.name
         return self._backend.known_config.name
 
     @property
-    def config(self) -> CollectionConfig:
-        """The current configuration (auto-added properties and fixed dimensions included)."""
-        return self._backend.config
+    def tenant(self) -> str | None:
+        """The tenant this handle is scoped to (None: the collection itself)."""
+        return self._tenant
+
+    @property
+    def config(self) -> ConfigView:
+        """The current configuration (auto-added properties and fixed dimensions included), a
+        ``CollectionConfig`` that is also the config namespace (``get()``, ``add_property()``,
+        ``update()``; see :mod:`multivector.api.config_api`).
+        """
+        root = self if self._parent is None else self._parent
+
+        def read() -> CollectionConfig:
+            config = self._backend.config
+            if self._parent is None:
+                return config
+            return dataclasses.replace(
+                config, name=root.name, multi_tenancy=root._backend.known_config.multi_tenancy
+            )
+
+        return ConfigView.of(read(), read, root._config_targets)
+
+    def _config_targets(self) -> list[CollectionBackend]:
+        tenants = self.tenants.get() if self._backend.known_config.multi_tenancy.enabled else {}
+        return [self._backend, *(self.tenants.open(t) for t in tenants)]
 
     @property
     def backend(self) -> CollectionBackend:
-        """The storage backend (embedded or Qdrant); integrations never need it."""
+        """The storage backend (embedded or Qdrant); integrations never need it. On a
+        multi-tenant collection only a tenant's handle (``with_tenant``) has one.
+        """
+        if self._tenant is None and self._backend.known_config.multi_tenancy.enabled:
+            raise ConfigError(
+                f"collection {self.name!r} is multi-tenant: every query and write names its "
+                f"tenant; use collection.with_tenant(name) (tenants: collection.tenants.get())"
+            )
         return self._backend
 
+    def raw_backend(self) -> CollectionBackend:
+        """The backend collection behind this handle, tenant or not (for ``tenants``)."""
+        return self._backend
+
+    def client_backend(self) -> ClientBackend:
+        """The client's backend (tenants are collections of it)."""
+        if self._client_backend is None:
+            raise ConfigError("this collection was not opened through a client; tenants need one")
+        return self._client_backend()
+
+    def with_tenant(self, tenant: str | Tenant) -> Collection:
+        """A handle to ``tenant`` of this multi-tenant collection: its queries, writes,
+        batches, aggregations and iterator see that tenant only.
+        """
+        root = self if self._parent is None else self._parent
+        backend = root.tenants.open(tenant)
+        name = tenant.name if isinstance(tenant, Tenant) else str(tenant)
+        handle = root._tenant_handles.get(name)
+        if handle is None or handle._backend is not backend:
+            handle = Collection(
+                backend, embedder_factory=root._embedder_factory, embedders=root._embedders
+            )
+            handle._tenant, handle._parent = name, root
+            handle._executor, handle._client_backend = root._executor, root._client_backend
+            root._tenant_handles[name] = handle
+        return handle
+
+    def iterator(
+        self,
+        *,
+        include_vector: bool | Sequence[str] = False,
+        return_properties: Sequence[str] | None = None,
+        cache_size: int = 100,
+    ) -> ObjectIterator:
+        """Every object in uuid order, ``cache_size`` at a time (:mod:`multivector.api.iterator`)."""
+        return ObjectIterator(
+            self,
+            include_vector=include_vector,
+            return_properties=return_properties,
+            cache_size=cache_size,
+        )
+
     def __len__(self) -> int:
-        return self._backend.count()
+        return self.backend.count()
 
     def __repr__(self) -> str:
-        return f"<Collection {self.name!r}: {len(self)} objects, vectors={[v.name for v in self.config.vectors]}>"
+        vectors = [v.name for v in self._backend.known_config.vectors]
+        if self._tenant is None and self._backend.known_config.multi_tenancy.enabled:
+            return f"<Collection {self.name!r}: multi-tenant, vectors={vectors}>"
+        where = "" if self._tenant is None else f" tenant {self._tenant!r}"
+        return f"<Collection {self.name!r}{where}: {len(self)} objects, vectors={vectors}>"
 
     def compact(self) -> None:
         """Reclaim the space of deleted and replaced objects."""
@@ -92,6 +190,15 @@ class Collection:
         if target_vector is not None:
             self.resolve_target(target_vector)
         return dict(retrain(target_vector))
+
+    async def offload(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run blocking work (a search, a SQLite transaction) off the event loop: in the owning
+        ``AsyncClient``'s bounded executor, else in asyncio's worker thread.
+        """
+        if self._executor is None:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
     # ------------------------------------------------------------- embedders
     def embedder(self, target_vector: str) -> MultiVectorEmbedder | None:
@@ -159,12 +266,13 @@ class Collection:
     ) -> tuple[list[ObjectRecord], list[BatchFailure]]:
         records, failures, config = finish_objects(plan, embedded, start_index=start_index)
         if records:
-            with self._backend.write_transaction():
+            backend = self.backend
+            with backend.write_transaction():
                 if precondition is not None:
                     precondition()
-                if config != self._backend.config:
-                    self._backend.set_config(config)
-                self._backend.upsert(records)
+                if config != backend.config:
+                    backend.set_config(config)
+                backend.upsert(records)
         return records, failures
 
     def import_objects(
@@ -182,7 +290,10 @@ class Collection:
         to abort: nothing is stored then).
         """
         plan = plan_objects(
-            objects, self.config, start_index=start_index, existing_vectors=existing_vectors
+            objects,
+            self.backend.config,
+            start_index=start_index,
+            existing_vectors=existing_vectors,
         )
         return self._store(plan, self._embed_sync(plan), start_index, precondition)
 
@@ -195,11 +306,13 @@ class Collection:
     ) -> tuple[list[ObjectRecord], list[BatchFailure]]:
         """Async :meth:`import_objects`: embeds with the embedder's async methods when it has them.
 
-        Cancelled before it stores, it stores nothing.
+        Cancelled before it stores, it stores nothing; the store itself (one transaction) runs
+        in :meth:`offload`, so once started it commits even if the awaiting task is cancelled.
         """
-        plan = plan_objects(objects, self.config, start_index=start_index)
+        config = await self.offload(lambda: self.backend.config)
+        plan = plan_objects(objects, config, start_index=start_index)
         embedded = await self._embed_async(plan)
-        return self._store(plan, embedded, start_index, precondition)
+        return await self.offload(self._store, plan, embedded, start_index, precondition)
 
 
 def _describe(exc: BaseException) -> str:

@@ -7,7 +7,7 @@ naming it here keeps the dependency one-way (collection -> data / query / batch 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from multivector._types import F32Array, MultiVectorEmbedder
 from multivector.api.ingest import DataObject
@@ -16,6 +16,8 @@ from multivector.results import BatchFailure
 from multivector.schema.query import FilterNode
 
 __all__ = ["CollectionHandle"]
+
+T = TypeVar("T")
 
 
 class CollectionHandle(Protocol):
@@ -30,6 +32,8 @@ class CollectionHandle(Protocol):
     def embedder(self, target_vector: str) -> MultiVectorEmbedder | None: ...
 
     def check_filter(self, filters: FilterNode | None) -> FilterNode | None: ...
+
+    async def offload(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T: ...
 
     def import_objects(
         self,

@@ -4,12 +4,12 @@ Every verb validates its arguments into a frozen plan (:mod:`multivector.retriev
 the query matrix (the user's, or the query text embedded: sync, or async without blocking the
 loop), and runs the plan (:mod:`multivector.retrieval.execute`): one snapshot of the backend per
 query. The async twins build the same plans, so they accept and reject exactly what the sync verbs
-do, and run the search itself in a worker thread.
+do, and run the search itself in a worker thread (the client's bounded executor, see
+:meth:`~multivector.api.collection.Collection.offload`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -199,7 +199,7 @@ class QueryAPI:
 
     async def anear_vector(self, near_vector: Any, **options: Any) -> QueryReturn:
         """Async :meth:`near_vector` (the search runs in a worker thread)."""
-        return await asyncio.to_thread(self.near_vector, near_vector, **options)
+        return await self._col.offload(self.near_vector, near_vector, **options)
 
     def near_text(
         self,
@@ -263,7 +263,7 @@ class QueryAPI:
         )
         text = query_text(query)
         matrix = await aembed_query(self._embedder(plan.space), text)
-        return await asyncio.to_thread(self._vector_return, plan.bind(matrix, text), group_by)
+        return await self._col.offload(self._vector_return, plan.bind(matrix, text), group_by)
 
     # ---------------------------------------------------------------- bm25
     def bm25(
@@ -299,7 +299,7 @@ class QueryAPI:
 
     async def abm25(self, query: str, **options: Any) -> QueryReturn:
         """Async :meth:`bm25` (the search runs in a worker thread)."""
-        return await asyncio.to_thread(self.bm25, query, **options)
+        return await self._col.offload(self.bm25, query, **options)
 
     # -------------------------------------------------------------- hybrid
     def hybrid(
@@ -386,15 +386,15 @@ class QueryAPI:
             highlights=wants_highlights(return_metadata, "hybrid"),
         )
         bound = await self._abind_text(plan, query, vector)
-        return await asyncio.to_thread(self._hybrid_return, bound, group_by)
+        return await self._col.offload(self._hybrid_return, bound, group_by)
 
     # --------------------------------------------------------------- async
     async def afetch_objects(self, **options: Any) -> QueryReturn:
         """Async :meth:`fetch_objects` (runs in a worker thread)."""
-        return await asyncio.to_thread(self.fetch_objects, **options)
+        return await self._col.offload(self.fetch_objects, **options)
 
     async def run_async(
         self, method: Callable[..., QueryReturn], *args: Any, **kwargs: Any
     ) -> QueryReturn:
         """Run a sync search (``near_vector``, ``bm25``, ``fetch_objects``) in a worker thread."""
-        return await asyncio.to_thread(method, *args, **kwargs)
+        return await self._col.offload(method, *args, **kwargs)
