@@ -156,3 +156,40 @@ def test_memory_never_lags_the_store_when_applying_a_commit_fails(
         texts = sorted(o.properties["text"] for o in docs.query.fetch_objects().objects)
         assert texts == ["first", "second"]
         assert len(docs.query.near_vector(VEC, limit=5).objects) == 2
+
+
+@pytest.mark.parametrize("where", ["memory", "durable", "qdrant"])
+def test_handles_of_a_closed_client_raise(tmp_path: Path, where: str) -> None:
+    if where == "memory":
+        client = multivector.connect()
+    elif where == "durable":
+        client = multivector.connect(tmp_path / "s")
+    else:
+        client = multivector.connect_to_qdrant(location=":memory:")
+    docs = _docs(client)
+    docs.data.insert({"text": "x"}, vector={"mv": VEC})
+    client.close()
+    for call in (
+        lambda: docs.query.near_vector(VEC),
+        lambda: docs.query.fetch_objects(),
+        lambda: docs.data.insert({"text": "y"}, vector={"mv": VEC}),
+    ):
+        with pytest.raises(multivector.errors.ConfigError, match="closed"):
+            call()
+
+
+def test_a_format_1_store_with_capital_uuids_is_upgraded_to_lowercase_ids(tmp_path: Path) -> None:
+    upper = "0B0CA3CB-75A1-4F0E-9C2B-3D4E5F607182"
+    with multivector.connect(tmp_path / "s") as client:
+        _docs(client).data.insert({"text": "x"}, uuid="placeholder", vector={"mv": VEC})
+    con = sqlite3.connect(tmp_path / "s" / "multivector.sqlite3")
+    for table in ("objects", "vectors"):  # as format 1 stored an id given with capitals
+        con.execute(f"UPDATE {table} SET uuid = ?", (upper,))
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+    con.commit()
+    con.close()
+    with multivector.connect(tmp_path / "s") as client:
+        docs = client.collections.use("Docs")
+        assert docs.data.exists(upper) and docs.data.exists(upper.lower())
+        assert [o.uuid for o in docs.query.fetch_objects().objects] == [upper.lower()]
+        assert client.verify().ok

@@ -168,6 +168,10 @@ class CollectionBackend(Protocol):
         """Mark this handle's collection deleted: every later call raises CollectionNotFoundError."""
         ...
 
+    def close(self) -> None:
+        """The client closed: release background work; every later call raises ConfigError."""
+        ...
+
     def upsert(self, records: Sequence[ObjectRecord]) -> None:
         """Insert or replace every record, atomically: all of them are stored, or none."""
         ...

@@ -217,7 +217,7 @@ class DurableClient:
         """
         try:
             for _cid, col, _storage in self._open.values():
-                col.close()  # background maintenance stops before the connection does
+                col.stop_maintenance()  # background work ends before the connection does
             try:
                 self._save_caches(self._cache)
             except OSError as exc:  # the cache is derived data: the next open rebuilds it
@@ -230,6 +230,8 @@ class DurableClient:
             if self._db.is_writer:
                 self._db.vacuum()
         finally:
+            for _cid, col, _storage in self._open.values():
+                col.close()
             self._open.clear()
             self._db.close()
 

@@ -1,13 +1,15 @@
 """Upgrade a store file written by an older format, in place, in one transaction.
 
 Format 1 -> 2: add the checksum columns (``objects.crc``, ``vectors.crc``, the counts, XORs and
-``crc`` of ``collections``) and fill them from the rows as they are. Run by the first writable
+``crc`` of ``collections``) and fill them from the rows as they are; canonical UUID ids written
+with capitals become lowercase (format 2 normalises them at every lookup). Run by the first writable
 open; a crash during it leaves the file at format 1 (the transaction rolls back), and the next
 writable open upgrades again. A read-only client reads a format-1 file without checksums.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -49,7 +51,28 @@ def upgrade(conn: sqlite3.Connection, path: Path, version: int, target: int) -> 
         raise
 
 
+_CANONICAL = re.compile(r"^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$")
+
+
+def _lowercase_uuids(conn: sqlite3.Connection) -> None:
+    """Format 2 keeps canonical UUID ids lowercase (lookups normalise them): rename the rows
+    written before with capitals (unless the lowercase id exists too: then leave it).
+    """
+    for cid, uuid in conn.execute("SELECT collection_id, uuid FROM objects").fetchall():
+        if uuid != uuid.lower() and _CANONICAL.match(uuid):
+            taken = conn.execute(
+                "SELECT 1 FROM objects WHERE collection_id = ? AND uuid = ?", (cid, uuid.lower())
+            ).fetchone()
+            if taken is None:
+                for table in ("objects", "vectors", "deletions"):
+                    conn.execute(
+                        f"UPDATE {table} SET uuid = ? WHERE collection_id = ? AND uuid = ?",  # constant
+                        (uuid.lower(), cid, uuid),
+                    )
+
+
 def _fill(conn: sqlite3.Connection) -> None:
+    _lowercase_uuids(conn)
     for cid, name, config, last_seq, prune_seq in conn.execute(
         "SELECT id, name, config, last_seq, prune_seq FROM collections"
     ).fetchall():

@@ -69,6 +69,7 @@ class EmbeddedCollection(EmbeddedReads):
         #: Set when memory may lag the storage (applying a committed write failed): reload.
         self._stale = False
         self._maintenance = Maintenance(config.name)
+        self._closed = False
         self._sync_indexes()
         if storage is not None:
             self._install(storage.snapshot())
@@ -124,6 +125,11 @@ class EmbeddedCollection(EmbeddedReads):
             raise CollectionNotFoundError(
                 f"collection {self._config.name!r} was deleted; open it again with "
                 f"client.collections.use({self._config.name!r}) if it was re-created"
+            )
+        if self._closed:
+            raise ConfigError(
+                f"the client of collection {self._config.name!r} is closed; open a new one with "
+                "multivector.connect(...)"
             )
         if self._storage is None:
             return
@@ -289,9 +295,15 @@ class EmbeddedCollection(EmbeddedReads):
         """Block until background maintenance (compaction) is done (for tests and benchmarks)."""
         self._maintenance.wait_idle()
 
-    def close(self) -> None:
+    def stop_maintenance(self) -> None:
         """Stop background maintenance (a pending compaction is skipped: it only saves space)."""
         self._maintenance.stop(run_pending=False)
+
+    def close(self) -> None:
+        """The client closed: maintenance stops, and every later call on this collection raises."""
+        self.stop_maintenance()
+        with self._lock:
+            self._closed = True
 
     def _kill(self, slot: int) -> None:
         # The uuid and properties stay in their (append-only) lists until compaction, so a read

@@ -127,7 +127,9 @@ class QdrantClientBackend(QdrantStore):
         )
 
     def close(self) -> None:
-        """Close the Qdrant connection."""
+        """Close the Qdrant connection (the collection handles raise from now on)."""
+        for handle in self._handles.values():
+            handle.close()
         self._handles.clear()
         self.qdrant.close()
 
@@ -176,8 +178,8 @@ def open_qdrant_client(
     """
     try:
         from qdrant_client import QdrantClient
-    except ImportError:
-        raise OptionalDependencyError("qdrant-client", "qdrant") from None
+    except ImportError as exc:
+        raise OptionalDependencyError("qdrant-client", "qdrant") from exc
     secret = _secret(api_key)
     del api_key  # no frame of ours keeps the raw key (error reporters print frame locals)
     max_retries = check_int("max_retries", client_options.pop("max_retries", 3), 0)

@@ -63,8 +63,18 @@ class QdrantCollection(QdrantReads):
         #: Serialises this process's writes to the collection (read-modify-write included).
         self._write_lock = threading.RLock()
         self._dropped = False
+        self._closed = False
+
+    def close(self) -> None:
+        """The client closed: every later call on this handle raises."""
+        self._closed = True
 
     def _check_alive(self) -> None:
+        if self._closed:
+            raise ConfigError(
+                f"the client of collection {self._meta.config.name!r} is closed; open a new one "
+                "with multivector.connect_to_qdrant(...)"
+            )
         if self._dropped:
             raise CollectionNotFoundError(
                 f"collection {self._meta.config.name!r} was deleted; open it again with "
