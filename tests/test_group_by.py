@@ -156,3 +156,35 @@ def test_pure_functions():
     assert cap_per_group(ranked, key, max_per_group=1, limit=10) == ["a1", "b1", "c1", "d1", "x"]
     assert cap_per_group(ranked, key, max_per_group=2, limit=4) == ["a1", "b1", "a2", "c1"]
     assert group_ranked([], key, number_of_groups=3, objects_per_group=1) == {}
+
+
+def test_retriever_caps_hits_per_group(any_client, rng):
+    from multivector.integrations.langchain.arguments import search_overrides
+    from multivector.retrieval import Retriever
+
+    col = _fill(any_client, rng, n=200)
+    q = unit_rows(rng, 3, 16)
+    retriever = Retriever(col, mode="vector", limit=6)
+    full = retriever.retrieve("", vector=q, limit=200)
+    capped = retriever.retrieve("", vector=q, group_by="docid", max_per_group=1)
+    seen: dict[str, int] = {}
+    want = []
+    for hit in full:
+        d = hit.properties["docid"]
+        if seen.get(d, 0) < 1:
+            seen[d] = seen.get(d, 0) + 1
+            want.append(hit.uuid)
+    assert [h.uuid for h in capped] == want[:6]
+    kw = Retriever(col, mode="keyword", limit=5).retrieve(
+        "solar", group_by="docid", max_per_group=2
+    )
+    counts: dict[str, int] = {}
+    for hit in kw:
+        counts[hit.properties["docid"]] = counts.get(hit.properties["docid"], 0) + 1
+    assert max(counts.values()) <= 2 and len(kw) == 5
+    with pytest.raises(ConfigError, match="group_by"):
+        retriever.retrieve("", vector=q, max_per_group=1)
+    with pytest.raises(ConfigError, match="mmr"):
+        retriever.retrieve("", vector=q, mode="mmr", group_by="docid", max_per_group=1)
+    overrides = search_overrides("similarity", 4, {"group_by": "docid", "max_per_group": 1})
+    assert overrides["group_by"] == "docid" and overrides["max_per_group"] == 1

@@ -35,6 +35,7 @@ from multivector.errors import ConfigError
 from multivector.kernels.fusion import RANKED_FUSION_K
 from multivector.results import ScoreExplanation, TokenHighlight
 from multivector.retrieval.fusion import VECTOR_LEG
+from multivector.retrieval.grouping import cap_per_group, group_name
 from multivector.retrieval.mmr import mmr_select
 from multivector.retrieval.plan import hybrid_plan, keyword_plan, vector_plan
 from multivector.schema.config import VectorConfig
@@ -88,6 +89,10 @@ class RetrieverSettings:
     max_vector_distance: float | None = None
     #: Late-interaction highlights on each hit (vector, hybrid and MMR modes).
     highlights: bool = False
+    #: "At most ``max_per_group`` hits per value of property ``group_by``" (e.g. chunks per
+    #: source document): the ranking of a deeper pool with each group capped, then ``limit``.
+    group_by: str | None = None
+    max_per_group: int | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -122,6 +127,18 @@ class RetrieverSettings:
                 raise ConfigError(f"{name} must be a number within [0, 1], got {value!r}")
         if self.query_properties is not None:
             object.__setattr__(self, "query_properties", tuple(self.query_properties))
+        if self.max_per_group is not None:
+            check_int("max_per_group", self.max_per_group, 1)
+            if not isinstance(self.group_by, str) or not self.group_by:
+                raise ConfigError(
+                    f"max_per_group={self.max_per_group} needs group_by=<property naming the "
+                    f"group> (e.g. group_by='doc_id'), got group_by={self.group_by!r}"
+                )
+            if self.mode is SearchMode.MMR:
+                raise ConfigError(
+                    "max_per_group cannot be combined with mode 'mmr' (MMR picks its own "
+                    "diverse set); use mode 'vector' or 'hybrid'"
+                )
 
 
 @dataclass(frozen=True)
@@ -220,6 +237,8 @@ class Retriever:
         self, query: str, matrix: F32Array | None, s: RetrieverSettings
     ) -> list[RetrievedHit]:
         """Run settings ``s`` with an already computed query ``matrix`` (None for keyword-only)."""
+        if s.max_per_group is not None and s.group_by is not None:
+            return self._capped(query, matrix, s, s.group_by, s.max_per_group)
         backend = self.collection.backend
         config = backend.known_config
         props = list(s.query_properties) if s.query_properties is not None else None
@@ -280,6 +299,22 @@ class Retriever:
         rel = np.asarray([h.score / n_q for h in hits], dtype=np.float64)
         order = mmr_select(rel, docs, k=s.limit, lambda_mult=s.mmr_lambda)
         return [_hit(hits[i], hits[i].score, float(rel[i])) for i in order]
+
+    def _capped(
+        self, query: str, matrix: F32Array | None, s: RetrieverSettings, prop: str, cap: int
+    ) -> list[RetrievedHit]:
+        """``s`` with at most ``cap`` hits per ``prop`` value: a pool growing (x4) until
+        ``limit`` hits survive the cap or the ranking is exhausted.
+        """
+        pool = max(4 * s.limit, 50)
+        while True:
+            hits = self.search(query, matrix, replace(s, limit=pool, max_per_group=None))
+            capped = cap_per_group(
+                hits, lambda h: group_name(h.properties.get(prop)), max_per_group=cap, limit=s.limit
+            )
+            if len(capped) >= s.limit or len(hits) < pool:
+                return capped
+            pool *= 4
 
     def retrieve_many(self, queries: Sequence[str], **overrides: Any) -> list[list[RetrievedHit]]:
         """Retrieve for several queries (one after another; the store serves each exactly)."""

@@ -35,6 +35,8 @@ _PASS_THROUGH: tuple[str, ...] = (
     "max_vector_distance",
     "mmr_lambda",
     "highlights",
+    "group_by",
+    "max_per_group",
 )
 
 

@@ -201,6 +201,8 @@ QUERY_OPTIONS = frozenset(
         "mmr_prefetch_k",
         "mmr_prefetch_factor",
         "highlights",
+        "group_by",
+        "max_per_group",
     }
 )
 
@@ -294,6 +296,8 @@ def plan_query(
             fetch_k = max(int(limit * float(factor)), limit)
         overrides["fetch_k"] = fetch_k
     overrides["highlights"] = options.get("highlights")  # late-interaction highlights, if asked
+    overrides["group_by"] = options.get("group_by")  # at most max_per_group hits per value
+    overrides["max_per_group"] = options.get("max_per_group")
     filters = all_of(
         [
             id_filters(doc_ids=query.doc_ids, node_ids=query.node_ids),
