@@ -138,3 +138,24 @@ def test_seed_tutorial_option2_user_provided(no_jina_key):
     assert "This embedding's shape is" in "\n".join(lines)
     assert out["langchain"] == ["doc2"] and out["llama_index"] == ["doc2"]
     assert "PyTorch" in out["llama_index_answer"]
+
+
+def test_async_service_answers_each_user_from_their_own_notes(embedder, tmp_path):
+    import asyncio
+
+    service = _load("async_service")
+    lines: list[str] = []
+    answers = asyncio.run(
+        service.demo(str(tmp_path / "store"), embedder=embedder, log=lines.append)
+    )
+    for user, hits in answers.items():
+        own = {text for _, text in service.NOTES[user]}
+        assert hits and all(h["text"] in own for h in hits)  # never another user's note
+    assert any(h["text"].startswith("The imitation game") for h in answers["user-alan"])
+    assert answers["user-grace"][0]["text"].startswith("A moth")
+    assert any(
+        "users after forgetting user-alan: ['user-ada', 'user-grace']" in line for line in lines
+    )
+    with multivector.connect(tmp_path / "store") as client:
+        notes = client.collections.use("Notes")
+        assert sorted(notes.tenants.get()) == ["user-ada", "user-grace"]
