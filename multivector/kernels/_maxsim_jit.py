@@ -4,28 +4,29 @@ Layout: ``qt`` ``[n_groups, d, 16]`` float32 holds the rows of one or more queri
 in zero-padded groups of 16 (query ``j`` owns lanes ``lane_starts[j] : lane_starts[j] +
 lengths[j]``); ``tokens`` ``[capacity, d]`` is the arena, float32, float16 bits as uint16 (see
 :mod:`._f16`) or int8 with the float32 per-row ``scales`` ``[capacity]`` (an empty array for the
-float arenas; see :mod:`._widen`); document ``i`` owns rows ``offsets[i]:offsets[i + 1]``. ``scores[j, i]`` = sum over
-query ``j``'s rows of the max over document ``i``'s rows of the dot product, or -inf for an empty
+float arenas; see :mod:`._widen`); document ``i`` owns rows ``offsets[i]:offsets[i + 1]``.
+``scores[j, i]`` = sum over query ``j``'s rows of the max over document ``i``'s rows of the dot product, or -inf for an empty
 or masked-out document.
 
 How it is fast (and why it looks the way it does):
 
-- the micro-kernel vectorises over query tokens: 16 query rows x 8 document rows = 128 float32
-  accumulators, which LLVM keeps in 8 SIMD registers (a never-escaping stack array, see
-  :mod:`._stack`); per embedding dimension one vector load of the query lanes and 8 broadcast
-  fused multiply-adds, no horizontal sums: the inner loop of a GEMM micro-kernel;
-- a document is walked in blocks of 8 rows, copied (float16 widened, int8 times its row scale) into a small float32
-  scratch that stays in L1; the last block overlaps the previous one instead of being padded
-  (max is idempotent). A document shorter than 8 rows takes one or two 4-row blocks (16 x 4
-  accumulators), overlapping or repeating its last row, so even 1-row documents (single-vector
-  spaces) waste at most 3/4 of a block;
+- the micro-kernel (:func:`._simd.tile_f32`, written in LLVM IR) vectorises over query tokens:
+  16 query rows x 8 document rows = 8 zmm accumulators; per embedding dimension one vector load
+  of the query lanes and 8 broadcast fused multiply-adds, no horizontal sums: the inner loop of
+  a GEMM micro-kernel;
+- a document is walked in blocks of 8 rows, copied (float16 widened, int8 times its row scale)
+  into a small 2-D float32 scratch that stays in L1 (2-D so the copy loop's indices are known
+  non-negative and it vectorises); the last block overlaps the previous one instead of being
+  padded (max is idempotent). A document shorter than 8 rows takes one or two 4-row blocks,
+  overlapping or repeating its last row, so even 1-row documents (single-vector spaces) waste at
+  most 3/4 of a block;
 - one pass over the arena serves every query of a batch: each block is loaded once and scored
   against all query groups (L1/L2 resident);
-- kernels index full arrays with computed offsets and never slice: a view inside the ``prange``
-  body costs numba its no-alias knowledge and the loop its vectorisation;
-- ``fastmath`` is only ``contract`` (FMA): each accumulator is a plain sequential sum, so results
-  are deterministic and identical between the serial and parallel drivers; ``nnan``/``ninf``
-  must stay off because -inf is a real value here (the start of every max).
+- work is claimed in units of documents from an atomic counter (:mod:`._sched`): the same
+  kernel runs on the caller's thread alone or on several threads at once;
+- each accumulator is a plain sequential sum of FMAs, so results are deterministic and do not
+  depend on the number of threads; no ``nnan``/``ninf``: -inf is a real value here (the start of
+  every max).
 
 Kernels trust their inputs; :mod:`.maxsim` validates once.
 """
@@ -39,7 +40,7 @@ import numpy as np
 from numba import njit
 
 from multivector.kernels._sched import claim
-from multivector.kernels._stack import stack_array
+from multivector.kernels._simd import tile_f32
 from multivector.kernels._widen import widen_row
 
 __all__ = ["LANES", "maxsim_claimed"]
@@ -66,79 +67,16 @@ ROWS = 8
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _block_max(qt: Array, chunk: int, block: Array, dim: int, best: Array) -> None:
-    """Raise ``best[chunk*16 + l]`` to the max over the 8 block rows of dot(query lane l, row).
-
-    ``qt[chunk]`` is ``[dim, 16]``: 16 query rows transposed. ``block`` holds 8 document rows
-    (float32, ``[8 * dim]``). The 8 x 16 accumulators live in registers: per ``k`` one vector
-    load of the query lanes and 8 broadcast fused multiply-adds.
-    """
-    acc = stack_array(128)  # ROWS * LANES, a literal: the stack array's size is compile-time
-    for x in range(128):
-        acc[x] = _ZERO
-    for k in range(dim):
-        t0 = block[k]
-        t1 = block[dim + k]
-        t2 = block[2 * dim + k]
-        t3 = block[3 * dim + k]
-        t4 = block[4 * dim + k]
-        t5 = block[5 * dim + k]
-        t6 = block[6 * dim + k]
-        t7 = block[7 * dim + k]
-        for lane in range(16):
-            x = qt[chunk, k, lane]
-            acc[lane] += t0 * x
-            acc[16 + lane] += t1 * x
-            acc[32 + lane] += t2 * x
-            acc[48 + lane] += t3 * x
-            acc[64 + lane] += t4 * x
-            acc[80 + lane] += t5 * x
-            acc[96 + lane] += t6 * x
-            acc[112 + lane] += t7 * x
-    out = chunk * 16
-    for lane in range(16):
-        top = max(
-            max(max(acc[lane], acc[16 + lane]), max(acc[32 + lane], acc[48 + lane])),
-            max(max(acc[64 + lane], acc[80 + lane]), max(acc[96 + lane], acc[112 + lane])),
-        )
-        best[out + lane] = max(best[out + lane], top)
-
-
-@_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _block_max4(qt: Array, chunk: int, block: Array, dim: int, best: Array) -> None:
-    """:func:`_block_max` for 4 document rows: the path of documents shorter than 8 rows."""
-    acc = stack_array(64)  # 4 rows x LANES
-    for x in range(64):
-        acc[x] = _ZERO
-    for k in range(dim):
-        t0 = block[k]
-        t1 = block[dim + k]
-        t2 = block[2 * dim + k]
-        t3 = block[3 * dim + k]
-        for lane in range(16):
-            x = qt[chunk, k, lane]
-            acc[lane] += t0 * x
-            acc[16 + lane] += t1 * x
-            acc[32 + lane] += t2 * x
-            acc[48 + lane] += t3 * x
-    out = chunk * 16
-    for lane in range(16):
-        top = max(max(acc[lane], acc[16 + lane]), max(acc[32 + lane], acc[48 + lane]))
-        best[out + lane] = max(best[out + lane], top)
-
-
-@_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
 def _load_block(
     tokens: Array, scales: Array, n_rows: int, stop: int, base: int, block: Array
 ) -> None:
-    """Copy ``n_rows`` arena rows from ``base`` into ``block`` as float32 (widening float16 bits,
-    or int8 values times their row's scale).
+    """Copy ``n_rows`` arena rows from ``base`` into ``block[:n_rows]`` as float32 (widening
+    float16 bits, or int8 values times their row's scale).
 
     Rows at or past ``stop`` repeat the document's last row: duplicates leave every max unchanged.
     """
-    dim = tokens.shape[1]
     for j in range(n_rows):
-        widen_row(tokens, scales, min(base + j, stop - 1), block, j * dim)
+        widen_row(tokens, scales, min(base + j, stop - 1), block, j)
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
@@ -153,11 +91,11 @@ def _doc_best(
     if stop - start < ROWS:  # short: one or two blocks of 4 (repeated or overlapping rows)
         _load_block(tokens, scales, 4, stop, start, block)
         for chunk in range(n_chunks):
-            _block_max4(qt, chunk, block, dim, best)
+            tile_f32(qt, chunk, block, dim, best, 4)
         if stop - start > 4:
             _load_block(tokens, scales, 4, stop, stop - 4, block)
             for chunk in range(n_chunks):
-                _block_max4(qt, chunk, block, dim, best)
+                tile_f32(qt, chunk, block, dim, best, 4)
         return
     base = start
     while base < stop:
@@ -165,7 +103,7 @@ def _doc_best(
             base = stop - ROWS
         _load_block(tokens, scales, ROWS, stop, base, block)
         for chunk in range(n_chunks):
-            _block_max(qt, chunk, block, dim, best)
+            tile_f32(qt, chunk, block, dim, best, 8)
         base += ROWS
 
 
@@ -191,7 +129,7 @@ def maxsim_claimed(
     """
     n_queries = lengths.shape[0]
     n_docs = offsets.shape[0] - 1
-    block = np.empty(ROWS * tokens.shape[1], dtype=np.float32)
+    block = np.empty((ROWS, tokens.shape[1]), dtype=np.float32)
     best = np.empty(qt.shape[0] * LANES, dtype=np.float32)
     while True:
         lo = claim(counter) * chunk

@@ -23,15 +23,19 @@ __all__ = ["widen_row"]
 
 
 def widen_row(tokens: np.ndarray, scales: np.ndarray, row: int, out: np.ndarray, at: int) -> None:
-    """Write arena row ``row`` as float32 into ``out[at : at + dim]`` (int8 rows times their scale)."""
+    """Write arena row ``row`` as float32 into ``out[at, :dim]`` (int8 rows times their scale).
+
+    ``out`` is 2-D: indices from ``range`` are known non-negative, so the compiled copy loop
+    vectorises (a computed flat index would need numba's negative-index wraparound per element).
+    """
     dim = tokens.shape[1]
     values = tokens[row]
     if values.dtype == np.int8:
-        out[at : at + dim] = values.astype(np.float32) * np.float32(scales[row])
+        out[at, :dim] = values.astype(np.float32) * np.float32(scales[row])
     elif values.dtype == np.uint16:
-        out[at : at + dim] = values.view(np.float16).astype(np.float32)
+        out[at, :dim] = values.view(np.float16).astype(np.float32)
     else:
-        out[at : at + dim] = values
+        out[at, :dim] = values
 
 
 @overload(widen_row, inline="always")
@@ -46,12 +50,12 @@ def _widen_row_jit(
         def widen_int8(tokens: Any, scales: Any, row: Any, out: Any, at: Any) -> None:
             scale = scales[row]
             for k in range(tokens.shape[1]):
-                out[at + k] = np.float32(tokens[row, k]) * scale
+                out[at, k] = np.float32(tokens[row, k]) * scale
 
         return widen_int8
 
     def widen_float(tokens: Any, scales: Any, row: Any, out: Any, at: Any) -> None:
         for k in range(tokens.shape[1]):
-            out[at + k] = as_f32(tokens[row, k])
+            out[at, k] = as_f32(tokens[row, k])
 
     return widen_float

@@ -33,12 +33,26 @@ import numpy as np
 
 from multivector._types import BoolArray, F32Array, I64Array
 from multivector.errors import ConfigError, DimensionMismatchError, InvalidVectorError
+from multivector.kernels._isa import BF16_ISA, INT8_ISA
+from multivector.kernels._layout import bf16_queries, int8_queries
 from multivector.kernels._maxsim_jit import LANES, maxsim_claimed
+from multivector.kernels._maxsim_lowp import maxsim_bf16_claimed, maxsim_int8_claimed
 from multivector.kernels._sched import new_counter, run_claimed
 from multivector.kernels.topk import SearchResult, check_k, topk
 
-__all__ = ["maxsim_scores", "maxsim_scores_batch", "maxsim_search", "maxsim_search_batch"]
+__all__ = [
+    "PRECISIONS",
+    "maxsim_scores",
+    "maxsim_scores_batch",
+    "maxsim_search",
+    "maxsim_search_batch",
+]
 
+#: ``precision=``: float32 arithmetic over the stored values (the default: exact for float arenas,
+#: the dequantised values for int8); ``"bfloat16"`` (float arenas: query and tokens rounded to
+#: bf16, products summed in float32, ``vdpbf16ps``); ``"int8"`` (int8 arenas: the query rows
+#: quantised to int8 too, exact integer dot products, ``vpdpbusd``). The last two are approximate.
+PRECISIONS = ("float32", "bfloat16", "int8")
 _NO_MASK = np.ones(0, dtype=np.bool_)
 _NO_SCALES = np.ones(0, dtype=np.float32)
 #: Below this many multiply-adds (about 0.1 ms on one core) a call stays on the caller's thread.
@@ -56,6 +70,7 @@ def maxsim_scores(
     *,
     parallel: bool = True,
     scales: np.ndarray | None = None,
+    precision: str = "float32",
 ) -> F32Array:
     """Return the MaxSim score of ``query`` against every document: float32 ``[N]``.
 
@@ -68,7 +83,7 @@ def maxsim_scores(
 
     """
     scores: F32Array = maxsim_scores_batch(
-        [query], tokens, offsets, mask, parallel=parallel, scales=scales
+        [query], tokens, offsets, mask, parallel=parallel, scales=scales, precision=precision
     )[0]
     return scores
 
@@ -81,6 +96,7 @@ def maxsim_scores_batch(
     *,
     parallel: bool = True,
     scales: np.ndarray | None = None,
+    precision: str = "float32",
 ) -> F32Array:
     """Score several queries in one pass over the arena: float32 ``[len(queries), N]``.
 
@@ -88,6 +104,7 @@ def maxsim_scores_batch(
     """
     arena, bounds, keep, use_mask = _check_arena(tokens, offsets, mask)
     row_scales = _check_scales(tokens, scales)
+    _check_precision(precision, tokens.dtype)
     qt, lane_starts, lengths = _stack_queries(queries, dim=arena.shape[1])
     if lengths.shape[0] == 0:
         return np.empty((0, bounds.shape[0] - 1), dtype=np.float32)
@@ -96,8 +113,18 @@ def maxsim_scores_batch(
     work = int(bounds[-1]) * qt.shape[0] * qt.shape[2] * arena.shape[1]
     threads = numba.get_num_threads() if parallel and work >= _PARALLEL_WORK else 1
     chunk = max(1, min(_MAX_CHUNK, n_docs // (threads * _UNITS_PER_THREAD)))
-    args = (qt, lane_starts, lengths, arena, row_scales, bounds, keep, use_mask)
-    run_claimed(maxsim_claimed, (*args, new_counter(), chunk, out), threads=threads)
+    claimed = new_counter(), chunk, out
+    if precision == "bfloat16":
+        bf16 = bf16_queries(qt)
+        args: tuple[Any, ...] = (bf16, lane_starts, lengths, arena, bounds, keep, use_mask)
+        run_claimed(maxsim_bf16_claimed, (*args, *claimed, BF16_ISA), threads=threads)
+    elif precision == "int8":
+        q8 = int8_queries(qt)
+        args = (*q8, lane_starts, lengths, arena, row_scales, bounds, keep, use_mask)
+        run_claimed(maxsim_int8_claimed, (*args, *claimed, INT8_ISA), threads=threads)
+    else:
+        args = (qt, lane_starts, lengths, arena, row_scales, bounds, keep, use_mask)
+        run_claimed(maxsim_claimed, (*args, *claimed), threads=threads)
     return out
 
 
@@ -110,6 +137,7 @@ def maxsim_search(
     *,
     parallel: bool = True,
     scales: np.ndarray | None = None,
+    precision: str = "float32",
 ) -> SearchResult:
     """Return the ``k`` documents with the highest MaxSim, best first (exact search).
 
@@ -121,9 +149,10 @@ def maxsim_search(
         InvalidVectorError: ``query`` is not a non-empty 2-D matrix of the arena's width.
 
     """
-    return maxsim_search_batch([query], tokens, offsets, k, mask, parallel=parallel, scales=scales)[
-        0
-    ]
+    found = maxsim_search_batch(
+        [query], tokens, offsets, k, mask, parallel=parallel, scales=scales, precision=precision
+    )
+    return found[0]
 
 
 def maxsim_search_batch(
@@ -135,13 +164,16 @@ def maxsim_search_batch(
     *,
     parallel: bool = True,
     scales: np.ndarray | None = None,
+    precision: str = "float32",
 ) -> list[SearchResult]:
     """Run :func:`maxsim_search` for several queries with one pass over the arena.
 
     Returns one :class:`~.topk.SearchResult` per query, in order (an empty list for no queries).
     """
     k = check_k(k)
-    scores = maxsim_scores_batch(queries, tokens, offsets, mask, parallel=parallel, scales=scales)
+    scores = maxsim_scores_batch(
+        queries, tokens, offsets, mask, parallel=parallel, scales=scales, precision=precision
+    )
     return [topk(row, k) for row in scores]
 
 
@@ -191,6 +223,24 @@ def _check_arena(
             f"{getattr(mask, 'dtype', type(mask).__name__)} shape {getattr(mask, 'shape', None)}"
         )
     return arena, bounds, mask if mask.flags.writeable else mask.copy(), True
+
+
+def _check_precision(precision: Any, dtype: np.dtype[Any]) -> None:
+    """``precision`` must be one of :data:`PRECISIONS` and fit the arena's dtype."""
+    if precision not in PRECISIONS:
+        raise ConfigError(
+            f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}"
+        )
+    if precision == "bfloat16" and dtype == np.int8:
+        raise ConfigError(
+            "precision='bfloat16' scores a float32 or float16 arena; for an int8 arena pass "
+            "precision='int8' (or 'float32')"
+        )
+    if precision == "int8" and dtype != np.int8:
+        raise ConfigError(
+            f"precision='int8' scores an int8 arena (quantize_int8, dtype='int8' storage); the "
+            f"tokens are {dtype}: pass precision='bfloat16' or 'float32'"
+        )
 
 
 def _check_scales(tokens: np.ndarray, scales: Any) -> F32Array:
