@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from multivector.api.handle import CollectionHandle
-from multivector.api.ingest import DataObject, source_properties
+from multivector.api.ingest import DataObject
 from multivector.backends.protocol import ObjectRecord, StoredObject
 from multivector.errors import (
     ConfigError,
@@ -28,6 +28,7 @@ from multivector.errors import (
 from multivector.results import BatchFailure
 from multivector.schema.query import FilterNode
 from multivector.schema.validation import validate_uuid
+from multivector.text.source import source_properties
 
 __all__ = ["UPDATE_ATTEMPTS", "DataAPI", "DeleteManyReturn", "InsertManyReturn"]
 

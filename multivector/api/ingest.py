@@ -26,6 +26,7 @@ from multivector.errors import (
 from multivector.results import BatchFailure
 from multivector.schema.config import CollectionConfig, Property, VectorConfig
 from multivector.schema.validation import coerce_properties, validate_matrix, validate_uuid
+from multivector.text.source import source_parts, source_properties
 
 __all__ = [
     "DataObject",
@@ -78,21 +79,9 @@ class ObjectPlan:
     kept: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
-def source_properties(vec: VectorConfig, config: CollectionConfig) -> tuple[str, ...]:
-    """The properties a ``text2vec`` space embeds: those it names, else every text property."""
-    return vec.source_properties or tuple(p.name for p in config.properties if p.data_type.is_text)
-
-
 def source_text(properties: Mapping[str, Any], vec: VectorConfig, config: CollectionConfig) -> str:
-    """The text a ``text2vec`` space embeds, from its :func:`source_properties`."""
-    parts: list[str] = []
-    for name in source_properties(vec, config):
-        value = properties.get(name)
-        if isinstance(value, str):
-            parts.append(value)
-        elif isinstance(value, list):
-            parts.extend(str(v) for v in value if v is not None)
-    return " ".join(p for p in parts if p.strip())
+    """The text a ``text2vec`` space embeds (see :mod:`multivector.text.source`)."""
+    return source_parts(properties, vec, config)[0]
 
 
 def _resolve_vectors(vector: Any, config: CollectionConfig, where: str) -> dict[str, Any]:

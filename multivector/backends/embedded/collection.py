@@ -21,9 +21,6 @@ from typing import Any
 import numpy as np
 
 from multivector._types import BoolArray, F32Array, I64Array
-from multivector.backends.embedded.ann_index import (
-    TrainReport,
-)
 from multivector.backends.embedded.ann_spaces import SpaceIndexes
 from multivector.backends.embedded.arena import TokenArena
 from multivector.backends.embedded.bm25 import BM25Index
@@ -379,17 +376,6 @@ class EmbeddedCollection(EmbeddedReads):
         self._alive = np.ones(len(kept), dtype=np.bool_)
         self._n_dead = 0
         self._columns.clear()
-
-    def retrain_index(self, target_vector: str | None = None) -> dict[str, TrainReport]:
-        """(Re)train the approximate index of one space (all approximate spaces when None)."""
-        with self._lock:
-            self._refresh()
-            names = [target_vector] if target_vector is not None else list(self._arenas)
-            for name in names:
-                if name not in self._arenas:
-                    raise ConfigError(f"unknown vector {name!r}")
-            alive = self.alive() if self._n_dead else None
-            return self._ann.retrain(self._config, self._arenas, names, alive=alive)
 
 
 def _keep_embedders(new: CollectionConfig, old: CollectionConfig) -> CollectionConfig:

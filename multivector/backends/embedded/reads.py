@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from multivector._types import BoolArray
+from multivector.backends.embedded.ann_params import TrainReport
 from multivector.backends.embedded.ann_spaces import SpaceIndexes
 from multivector.backends.embedded.arena import TokenArena
 from multivector.backends.embedded.bm25 import BM25Index
@@ -124,6 +125,17 @@ class EmbeddedReads:
             return [
                 u for s in np.flatnonzero(self._mask(filters)).tolist() if (u := self._uuids[s])
             ]
+
+    def retrain_index(self, target_vector: str | None = None) -> dict[str, TrainReport]:
+        """(Re)train the approximate index of one space (all approximate spaces when None)."""
+        with self._lock:
+            self._refresh()
+            names = [target_vector] if target_vector is not None else list(self._arenas)
+            for name in names:
+                if name not in self._arenas:
+                    raise ConfigError(f"unknown vector {name!r}")
+            alive = self.alive() if self._n_dead else None
+            return self._ann.retrain(self._config, self._arenas, names, alive=alive)
 
     def nbytes(self) -> dict[str, int]:
         """Bytes of token storage per vector space."""
