@@ -273,3 +273,61 @@ def test_writer_and_query_threads_never_see_short_results(
     threads[0].join()
     assert not errors
     assert not short
+
+
+def test_qdrant_local_mode_serves_queries_while_a_writer_runs(rng: np.random.Generator) -> None:
+    """qdrant-client's local mode is not thread-safe: our calls to it are serialised."""
+    client = make_client("qdrant")
+    try:
+        collection = _create(client)
+        _fill(collection, rng)
+        stop = threading.Event()
+        errors: list[BaseException] = []
+        short: list[int] = []
+
+        def writer() -> None:
+            i = 0
+            while not stop.is_set():
+                try:
+                    collection.data.insert_many(
+                        [
+                            multivector.DataObject(
+                                {"text": f"extra item {i}", "group": 1},
+                                multivector.generate_uuid5(f"extra{i % 20}"),
+                                {"mv": unit_rows(np.random.default_rng(i), 3, DIM)},
+                            )
+                        ]
+                    )
+                except BaseException as exc:  # pragma: no cover - reported below
+                    errors.append(exc)
+                    return
+                i += 1
+
+        def reader() -> None:
+            query = unit_rows(np.random.default_rng(3), 4, DIM)
+            for _ in range(15):
+                try:
+                    for res in (
+                        collection.query.near_vector(query, limit=10),
+                        collection.query.bm25("item", limit=10),
+                        collection.query.fetch_objects(limit=10),
+                    ):
+                        if len(res.objects) < 10:
+                            short.append(len(res.objects))
+                except BaseException as exc:  # pragma: no cover - reported below
+                    errors.append(exc)
+                    return
+
+        threads = [threading.Thread(target=writer)] + [
+            threading.Thread(target=reader) for _ in range(2)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads[1:]:
+            t.join()
+        stop.set()
+        threads[0].join()
+        assert not errors
+        assert not short
+    finally:
+        client.close()
