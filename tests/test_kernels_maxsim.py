@@ -6,6 +6,7 @@ subprocess, see :func:`test_same_tests_pass_without_jit`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -78,7 +79,7 @@ class Case:
 @st.composite
 def cases(draw, *, dtype=None):
     n_docs = draw(st.integers(0, 10))
-    lengths = draw(st.lists(st.integers(0, 9), min_size=n_docs, max_size=n_docs))
+    lengths = draw(st.lists(st.integers(0, 21), min_size=n_docs, max_size=n_docs))  # every tail
     dim = draw(st.integers(1, 9))
     n_query = draw(st.one_of(st.integers(1, 9), st.integers(10, 40)))  # 1-3 groups of 16 lanes
     spare = draw(st.integers(0, 3))
@@ -377,3 +378,32 @@ def test_same_tests_pass_without_jit():
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout
+
+
+def test_the_approximate_index_reranks_through_the_same_kernels(monkeypatch):
+    # ann_index calls maxsim_search on its candidate rows: the rerank takes the claimed kernels
+    # (our thread pool) like every exact search, with no path of its own
+    from multivector.backends.embedded.ann_index import CentroidIndex, PlaidParams
+
+    rng = np.random.default_rng(8)
+    lengths = rng.integers(4, 40, 600)
+    offsets = np.zeros(601, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    tokens = rng.standard_normal((int(offsets[-1]), 16)).astype(np.float16)
+    params = PlaidParams(n_centroids=16, nprobe=4, n_candidates=50, flat_search_cutoff=0)
+    index = CentroidIndex(dataclasses.replace(params, min_train_docs=1, n_iter=4))
+    index.train(tokens, offsets)
+    seen = []
+    real = maxsim_module.run_claimed
+
+    def spy(kernel, args, *, threads):
+        seen.append(kernel)
+        real(kernel, args, threads=threads)
+
+    monkeypatch.setattr(maxsim_module, "run_claimed", spy)
+    query = rng.standard_normal((5, 16)).astype(np.float32)
+    found = index.search(query, tokens, offsets, k=5, mask=None, alive=None)
+    assert found.approximate and len(found.result.indices) == 5
+    assert [k.__name__ if hasattr(k, "__name__") else k.py_func.__name__ for k in seen] == [
+        "maxsim_claimed"
+    ]

@@ -16,10 +16,10 @@ How it is fast (and why it looks the way it does):
   a GEMM micro-kernel;
 - a document is walked in blocks of 8 rows, copied (float16 widened, int8 times its row scale)
   into a small 2-D float32 scratch that stays in L1 (2-D so the copy loop's indices are known
-  non-negative and it vectorises); the last block overlaps the previous one instead of being
-  padded (max is idempotent). A document shorter than 8 rows takes one or two 4-row blocks,
-  overlapping or repeating its last row, so even 1-row documents (single-vector spaces) waste at
-  most 3/4 of a block;
+  non-negative and it vectorises); the rest after the full blocks takes one block of 8 or of 4
+  rows overlapping the previous one instead of being padded (max is idempotent), so a document
+  of 8 rows or more computes at most 3 rows more than it has. A document shorter than 8 rows
+  takes one or two 4-row blocks, overlapping or repeating its last row;
 - one pass over the arena serves every query of a batch: each block is loaded once and scored
   against all query groups (L1/L2 resident);
 - work is claimed in units of documents from an atomic counter (:mod:`._sched`): the same
@@ -98,13 +98,21 @@ def _doc_best(
                 tile_f32(qt, chunk, block, dim, best, 4)
         return
     base = start
-    while base < stop:
-        if base + ROWS > stop:  # the last block overlaps the previous one (max is idempotent)
-            base = stop - ROWS
+    while base + ROWS <= stop:
         _load_block(tokens, scales, ROWS, stop, base, block)
         for chunk in range(n_chunks):
             tile_f32(qt, chunk, block, dim, best, 8)
         base += ROWS
+    # the rest (1-7 rows) in one block overlapping the previous (max is idempotent): 4 rows
+    # when it fits, so a document computes at most 3 rows more than it has
+    if stop - base > 4:
+        _load_block(tokens, scales, ROWS, stop, stop - ROWS, block)
+        for chunk in range(n_chunks):
+            tile_f32(qt, chunk, block, dim, best, 8)
+    elif stop > base:
+        _load_block(tokens, scales, 4, stop, stop - 4, block)
+        for chunk in range(n_chunks):
+            tile_f32(qt, chunk, block, dim, best, 4)
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True)

@@ -1,7 +1,7 @@
 """Compiled low-precision MaxSim drivers: bf16 over float arenas, int8 x int8 over int8 arenas.
 
-The same document walk as :mod:`._maxsim_jit` (blocks of 8 rows, the last one overlapping; one
-or two blocks of 4 for documents under 8 rows; work claimed in units of documents, see
+The same document walk as :mod:`._maxsim_jit` (blocks of 8 rows, the rest in one overlapping
+block of 8 or 4; one or two blocks of 4 for documents under 8 rows; work claimed in units of documents, see
 :mod:`._sched`), with the micro-kernels of :mod:`._simd`:
 
 - ``maxsim_bf16_claimed``: each block row is widened to float32 and rounded to bfloat16
@@ -103,13 +103,19 @@ def _doc_best_bf16(
                 tile_bf16(qt, chunk, block, n_steps, best, 4, isa)
         return
     base = start
-    while base < stop:
-        if base + _ROWS > stop:
-            base = stop - _ROWS
+    while base + _ROWS <= stop:
         _load_bf16(tokens, _ROWS, stop, base, block, width)
         for chunk in range(n_chunks):
             tile_bf16(qt, chunk, block, n_steps, best, 8, isa)
         base += _ROWS
+    if stop - base > 4:  # the rest, overlapping the previous block (max is idempotent)
+        _load_bf16(tokens, _ROWS, stop, stop - _ROWS, block, width)
+        for chunk in range(n_chunks):
+            tile_bf16(qt, chunk, block, n_steps, best, 8, isa)
+    elif stop > base:
+        _load_bf16(tokens, 4, stop, stop - 4, block, width)
+        for chunk in range(n_chunks):
+            tile_bf16(qt, chunk, block, n_steps, best, 4, isa)
 
 
 @_kernel(nogil=True, cache=True)
@@ -141,13 +147,19 @@ def _doc_best_int8(
                 tile_int8(qt, chunk, block, n_steps, best, corr, dscale, 4, isa)
         return
     base = start
-    while base < stop:
-        if base + _ROWS > stop:
-            base = stop - _ROWS
+    while base + _ROWS <= stop:
         _load_int8(tokens, scales, _ROWS, stop, base, block, width, dscale)
         for chunk in range(n_chunks):
             tile_int8(qt, chunk, block, n_steps, best, corr, dscale, 8, isa)
         base += _ROWS
+    if stop - base > 4:  # the rest, overlapping the previous block (max is idempotent)
+        _load_int8(tokens, scales, _ROWS, stop, stop - _ROWS, block, width, dscale)
+        for chunk in range(n_chunks):
+            tile_int8(qt, chunk, block, n_steps, best, corr, dscale, 8, isa)
+    elif stop > base:
+        _load_int8(tokens, scales, 4, stop, stop - 4, block, width, dscale)
+        for chunk in range(n_chunks):
+            tile_int8(qt, chunk, block, n_steps, best, corr, dscale, 4, isa)
 
 
 @_kernel(nogil=True, cache=True)

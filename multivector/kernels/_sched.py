@@ -15,6 +15,7 @@ Results do not depend on who scored which unit (each unit's arithmetic is fixed)
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +32,7 @@ __all__ = ["claim", "new_counter", "run_claimed"]
 _LOCK = threading.Lock()
 _POOL: ThreadPoolExecutor | None = None
 _POOL_SIZE = 0
+_POOL_PID = 0  # a forked child has the pool object but not its threads: it builds its own
 
 
 def new_counter() -> np.ndarray:
@@ -74,14 +76,15 @@ def _claim_jit(counter: Any) -> Callable[[Any], int] | None:
 
 
 def _pool(size: int) -> ThreadPoolExecutor:
-    """The shared helper pool, grown (never shrunk) to ``size`` threads."""
-    global _POOL, _POOL_SIZE
+    """The shared helper pool, grown (never shrunk) to ``size`` threads; rebuilt after a fork."""
+    global _POOL, _POOL_SIZE, _POOL_PID
     with _LOCK:
-        if _POOL is None or _POOL_SIZE < size:
+        forked = _POOL_PID != os.getpid()
+        if _POOL is None or _POOL_SIZE < size or forked:
             old = _POOL
             _POOL = ThreadPoolExecutor(max_workers=size, thread_name_prefix="multivector-maxsim")
-            _POOL_SIZE = size
-            if old is not None:
+            _POOL_SIZE, _POOL_PID = size, os.getpid()
+            if old is not None and not forked:
                 old.shutdown(wait=False)
         return _POOL
 
