@@ -167,3 +167,49 @@ def test_insert_of_an_existing_uuid_raises_and_batch_keeps_upserting(
         batch.add_object({"a": "upserted"}, uuid=uid, vector={"mv": VEC})
     assert not docs.batch.failed_objects
     assert docs.query.fetch_object_by_id(uid).properties["a"] == "upserted"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("dims", [(4, 4), (4, 8)])
+def test_concurrent_schema_changes_are_merged_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dims: tuple[int, int]
+) -> None:
+    """Two writers plan against the same schema (both before either commits): one adds
+    property x and fixes the dimension, the other adds y. Neither schema change is lost; a
+    matrix that no longer fits the dimension fails that object alone.
+    """
+    from multivector.api.collection import Collection
+    from multivector.errors import DimensionMismatchError
+
+    client = multivector.connect(tmp_path / "store")
+    docs = client.collections.create(
+        "Docs", vector_config=[Configure.MultiVectors.self_provided(name="mv")]
+    )
+    barrier = threading.Barrier(2)
+    embed = Collection._embed_sync
+
+    def planned_together(self: Collection, plan: Any) -> Any:
+        barrier.wait(10)  # both writers have planned against the same schema
+        return embed(self, plan)
+
+    monkeypatch.setattr(Collection, "_embed_sync", planned_together)
+    r1, r2 = _pair(
+        lambda: docs.data.insert({"x": "one"}, vector={"mv": np.ones((2, dims[0]), np.float32)}),
+        lambda: docs.data.insert({"y": "two"}, vector={"mv": np.ones((3, dims[1]), np.float32)}),
+    )
+    monkeypatch.undo()
+    names = {p.name for p in docs.config.properties}
+    stored = docs.query.fetch_objects().objects
+    if dims[0] == dims[1]:
+        assert isinstance(r1, str) and isinstance(r2, str)
+        assert names == {"x", "y"} and len(stored) == 2
+    else:
+        ok = [r for r in (r1, r2) if isinstance(r, str)]
+        bad = [r for r in (r1, r2) if isinstance(r, DimensionMismatchError)]
+        assert len(ok) == 1 and len(bad) == 1, (r1, r2)
+        assert len(stored) == 1
+    assert len(
+        docs.query.near_vector(np.ones((1, docs.config.vector("mv").dimension), np.float32)).objects
+    ) == len(stored)
+    client.close()
+    with multivector.connect(tmp_path / "store") as again:  # and the store reopens
+        assert len(again.collections.use("Docs").query.fetch_objects().objects) == len(stored)

@@ -21,6 +21,7 @@ from multivector.api.config_api import ConfigView
 from multivector.api.data import DataAPI, DeleteManyReturn, InsertManyReturn
 from multivector.api.ingest import (
     DataObject,
+    EmbedJob,
     ObjectPlan,
     fail_job,
     finish_objects,
@@ -263,17 +264,48 @@ class Collection:
         embedded: Mapping[str, Sequence[Matrix] | None],
         start_index: int,
         precondition: Callable[[], None] | None,
+        replan: Callable[[CollectionConfig], ObjectPlan],
     ) -> tuple[list[ObjectRecord], list[BatchFailure]]:
+        """Finish and upsert in one write transaction. The plan was validated against the
+        schema as it was before embedding; should another writer have changed it since (a
+        property added by auto-schema, a dimension fixed by a first insert), the objects are
+        validated again against the current schema inside the transaction, so neither write's
+        schema change is lost and a conflicting object fails alone.
+        """
+        base = plan.config_before
         records, failures, config = finish_objects(plan, embedded, start_index=start_index)
-        if records:
-            backend = self.backend
-            with backend.write_transaction():
-                if precondition is not None:
-                    precondition()
-                if config != backend.config:
-                    backend.set_config(config)
-                backend.upsert(records)
+        if not records:
+            return records, failures
+        backend = self.backend
+        with backend.write_transaction():
+            current = backend.config
+            if current != base:
+                fresh = replan(current)
+                embedded = self._reuse_embeddings(plan, fresh, embedded)
+                records, failures, config = finish_objects(fresh, embedded, start_index=start_index)
+                if not records:
+                    return records, failures
+            if precondition is not None:
+                precondition()
+            if config != current:
+                backend.set_config(config)
+            backend.upsert(records)
         return records, failures
+
+    def _reuse_embeddings(
+        self, old: ObjectPlan, new: ObjectPlan, embedded: Mapping[str, Sequence[Matrix] | None]
+    ) -> dict[str, Sequence[Matrix] | None]:
+        """The matrices of ``new``'s jobs: reused where ``old`` embedded the same texts."""
+
+        def key(job: EmbedJob) -> tuple[str, tuple[int, ...], tuple[str, ...]]:
+            return job.space, tuple(job.positions), tuple(job.texts)
+
+        done = {key(j) for j in old.jobs}
+        out = {j.space: embedded.get(j.space) for j in new.jobs if key(j) in done}
+        redo = [j for j in new.jobs if key(j) not in done]
+        if redo:  # rare: the schema change altered what a space embeds
+            out.update(self._embed_sync(dataclasses.replace(new, jobs=redo)))
+        return out
 
     def import_objects(
         self,
@@ -289,13 +321,14 @@ class Collection:
         ``precondition`` runs inside the write transaction, right before the upsert (it raises
         to abort: nothing is stored then).
         """
-        plan = plan_objects(
-            objects,
-            self.backend.config,
-            start_index=start_index,
-            existing_vectors=existing_vectors,
-        )
-        return self._store(plan, self._embed_sync(plan), start_index, precondition)
+
+        def replan(config: CollectionConfig) -> ObjectPlan:
+            return plan_objects(
+                objects, config, start_index=start_index, existing_vectors=existing_vectors
+            )
+
+        plan = replan(self.backend.config)
+        return self._store(plan, self._embed_sync(plan), start_index, precondition, replan)
 
     async def aimport_objects(
         self,
@@ -309,10 +342,13 @@ class Collection:
         Cancelled before it stores, it stores nothing; the store itself (one transaction) runs
         in :meth:`offload`, so once started it commits even if the awaiting task is cancelled.
         """
-        config = await self.offload(lambda: self.backend.config)
-        plan = plan_objects(objects, config, start_index=start_index)
+
+        def replan(config: CollectionConfig) -> ObjectPlan:
+            return plan_objects(objects, config, start_index=start_index)
+
+        plan = replan(await self.offload(lambda: self.backend.config))
         embedded = await self._embed_async(plan)
-        return await self.offload(self._store, plan, embedded, start_index, precondition)
+        return await self.offload(self._store, plan, embedded, start_index, precondition, replan)
 
 
 def _describe(exc: BaseException) -> str:

@@ -77,6 +77,8 @@ class ObjectPlan:
     errors: dict[int, BaseException] = field(default_factory=dict)
     #: Per object, the spaces whose matrix was carried over from the stored object (``update``).
     kept: dict[int, frozenset[str]] = field(default_factory=dict)
+    #: The schema the plan was validated against (``config`` is that plus what the batch adds).
+    config_before: CollectionConfig | None = None
 
 
 def source_text(properties: Mapping[str, Any], vec: VectorConfig, config: CollectionConfig) -> str:
@@ -141,7 +143,7 @@ def plan_objects(
     ``existing_vectors`` (per object) are kept for spaces the object does not re-specify: used
     by ``update`` so unchanged vectors are not re-embedded.
     """
-    plan = ObjectPlan(config, [], [], [], {}, [], [])
+    plan = ObjectPlan(config, [], [], [], {}, [], [], config_before=config)
     jobs: dict[str, EmbedJob] = {}
     for i, obj in enumerate(objects):
         where = f"object #{start_index + i}"

@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import threading
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,15 +27,24 @@ from multivector.backends.durable.folder_cache import ArenaCache
 from multivector.backends.durable.sqlite_db import LOCK_NAME, Database, WriterLock
 from multivector.backends.durable.sqlite_schema import (
     DB_NAME,
+    FORMAT_VERSION,
     Synchronous,
+    check_format,
     connect_db,
     translate_errors,
 )
 from multivector.backends.durable.sqlite_storage import SqliteCollectionStorage, decode_config
+from multivector.backends.durable.upgrade import upgrade
 from multivector.backends.embedded.ann_index import check_index_configs
 from multivector.backends.embedded.collection import EmbeddedCollection
 from multivector.backends.embedded.storage import KeywordCache
-from multivector.errors import CollectionNotFoundError, ConfigError, StorageError, StorageWarning
+from multivector.errors import (
+    CollectionExistsError,
+    CollectionNotFoundError,
+    ConfigError,
+    StorageError,
+    StorageWarning,
+)
 from multivector.results import VerifyReport
 from multivector.schema.config import CollectionConfig, Tokenization
 
@@ -82,6 +92,16 @@ def open_durable_client(
         read_only=read_only,
     )
     writer = WriterLock(folder / LOCK_NAME, timeout=lock_timeout)
+    if not read_only:
+        version = check_format(conn, folder / DB_NAME)
+        if version < FORMAT_VERSION:  # upgrade in place, holding the write lock
+            try:
+                writer.acquire()
+                upgrade(conn, folder / DB_NAME, version, FORMAT_VERSION)
+            except BaseException:
+                writer.release()
+                conn.close()
+                raise
     db = Database(conn, file=folder / DB_NAME, writer=writer, read_only=read_only)
     return DurableClient(folder, db, cache=ArenaCache(folder, tokens=mmap_cache))
 
@@ -108,6 +128,8 @@ class DurableClient:
         self._db = db
         self._cache = cache
         self._open: dict[str, tuple[int, EmbeddedCollection, SqliteCollectionStorage]] = {}
+        #: One in-memory collection per stored one, even when threads open it at once.
+        self._attach_lock = threading.RLock()
 
     def _rows(self) -> dict[str, tuple[int, str]]:
         with self._db.reading() as conn:
@@ -120,31 +142,46 @@ class DurableClient:
         """Create an empty collection (one transaction)."""
         check_index_configs(config)
         text = json.dumps(config.to_dict(), sort_keys=True)
-        with self._db.writing() as conn:
-            cursor = conn.execute(
-                "INSERT INTO collections (name, config) VALUES (?, ?)", (config.name, text)
-            )
-            cid = int(cursor.lastrowid or 0)
-            write_collection_row(conn, CollectionRow(id=cid, name=config.name, config=text))
-        return self._attach(config, cid)
+        try:
+            with self._db.writing() as conn:
+                cursor = conn.execute(
+                    "INSERT INTO collections (name, config) VALUES (?, ?)", (config.name, text)
+                )
+                cid = int(cursor.lastrowid or 0)
+                write_collection_row(conn, CollectionRow(id=cid, name=config.name, config=text))
+        except StorageError as exc:
+            if isinstance(exc.__cause__, sqlite3.IntegrityError):  # created meanwhile elsewhere
+                raise CollectionExistsError(
+                    f"a collection named {config.name!r} was just created by another client; "
+                    f"open it with client.collections.use({config.name!r})"
+                ) from exc
+            raise
+        with self._attach_lock:
+            return self._attach(config, cid)
 
     def _attach(self, config: CollectionConfig, cid: int) -> EmbeddedCollection:
         storage = SqliteCollectionStorage(self._db, cid, cache=self._cache)
         col = EmbeddedCollection(config, storage=storage)
+        replaced = self._open.get(config.name)
+        if replaced is not None:  # the stored collection was deleted and re-created
+            replaced[1].drop()
         self._open[config.name] = (cid, col, storage)
         return col
 
     def open_collection(self, name: str) -> EmbeddedCollection:
         """Open an existing collection (loaded on first use, then kept in memory)."""
-        row = self._rows().get(name)
-        if row is None:
-            self._open.pop(name, None)
-            raise CollectionNotFoundError(f"no collection named {name!r} in {self._folder}")
-        cid, text = row
-        held = self._open.get(name)
-        if held is not None and held[0] == cid:
-            return held[1]
-        return self._attach(decode_config(text, where=str(self._db.file)), cid)
+        with self._attach_lock:
+            row = self._rows().get(name)
+            if row is None:
+                held = self._open.pop(name, None)
+                if held is not None:
+                    held[1].drop()
+                raise CollectionNotFoundError(f"no collection named {name!r} in {self._folder}")
+            cid, text = row
+            held = self._open.get(name)
+            if held is not None and held[0] == cid:
+                return held[1]
+            return self._attach(decode_config(text, where=str(self._db.file)), cid)
 
     def list_collections(self) -> dict[str, CollectionConfig]:
         """Every collection's configuration, by name (as committed, from any process)."""

@@ -93,6 +93,17 @@ class WriterLock:
             self._fd = None
 
 
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already (on SQLITE_FULL, IOERR or
+    NOMEM it often has); a failing rollback never hides the error that caused it.
+    """
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the original error is the one that matters; the connection is reset anyway
+
+
 def _held_here(fd: int) -> bool:
     return _read_holder(fd) == f"pid {os.getpid()}"
 
@@ -181,17 +192,22 @@ class Database:
             try:
                 yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                rollback(self.conn)
                 raise
             self.conn.execute("COMMIT")
 
-    def vacuum(self) -> None:
-        """Give free pages back to the file system and fold the WAL into the file (writer only)."""
+    def vacuum(self, *, truncate: bool = True) -> None:
+        """Give free pages back to the file system and fold the WAL into the file (writer only).
+
+        ``truncate=False`` (background maintenance) checkpoints PASSIVE: it never waits for
+        readers in other processes, so it never holds this connection for long.
+        """
         self.ensure_writer()
         with self.lock, translate_errors(self.file):
             # executescript steps the pragma to completion (execute frees a single page)
             self.conn.executescript("PRAGMA incremental_vacuum;")
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            mode = "TRUNCATE" if truncate else "PASSIVE"
+            self.conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()  # a constant
 
     def close(self) -> None:
         """Close the connection and release the write lock."""

@@ -139,10 +139,11 @@ def connect_db(
                 conn.execute(
                     "PRAGMA synchronous = " + ("FULL" if synchronous == "full" else "NORMAL")
                 )
-            if version < FORMAT_VERSION and not read_only:
-                from multivector.backends.durable.upgrade import upgrade
-
-                upgrade(conn, path, version, FORMAT_VERSION)
+            if version < FORMAT_VERSION and read_only:
+                raise StorageFormatError(
+                    f"{path} was written by an older multivector (store format {version}); open "
+                    "it once without read_only=True to upgrade it in place, then read it"
+                )
         except BaseException:
             conn.close()
             raise
@@ -219,7 +220,8 @@ def _initialise(conn: sqlite3.Connection) -> None:
         )
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (full disk, I/O error)
+            conn.execute("ROLLBACK")
         raise
 
 

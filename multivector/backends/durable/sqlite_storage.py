@@ -148,7 +148,7 @@ class SqliteCollectionStorage:
     def reclaim(self) -> None:
         """Free pages and fold the WAL (background maintenance; only the writing client)."""
         if self._db.is_writer:
-            self._db.vacuum()
+            self._db.vacuum(truncate=False)
 
     def compact(self, *, prune_log: bool) -> None:
         """Prune the deletion log (readers elsewhere then reload once) and free pages."""
@@ -183,11 +183,14 @@ class SqliteCollectionStorage:
         version = self._db.data_version()
         if version == self._data_version:
             return None
-        self._data_version = version
+        # The version is recorded only once the change was read: a failed read (damage, an I/O
+        # error) is tried again by the next call instead of being taken for "no change".
         with self._db.reading() as conn:
             row = read_collection_row(conn, self._id, self._db.file)
             if row.prune_seq <= self._seq:
-                return self._delta(conn, last_seq=row.last_seq, config_text=row.config)
+                delta = self._delta(conn, last_seq=row.last_seq, config_text=row.config)
+                self._data_version = version
+                return delta
         # The deletion log was pruned past what we hold: reload it all (one bulk transaction).
         return StorageDelta(reload=self.snapshot())
 
@@ -195,11 +198,10 @@ class SqliteCollectionStorage:
         self, conn: sqlite3.Connection, *, last_seq: int, config_text: str
     ) -> StorageDelta | None:
         delta = StorageDelta()
+        config = self._config
         if config_text != self._config_text:
-            delta.config = self._set_config_text(config_text)
-        if last_seq > self._seq:
-            config = self._config
-            assert config is not None  # set by the snapshot taken at construction
+            config = delta.config = decode_config(config_text, where=str(self._db.file))
+        if last_seq > self._seq and config is not None:  # config: set by the first snapshot
             rows = conn.execute(
                 f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE collection_id = ? AND seq > ? "
                 "ORDER BY seq",
@@ -229,7 +231,10 @@ class SqliteCollectionStorage:
                 )
                 if u not in changed
             ]
-            self._seq = last_seq
+        # Everything was read and checked: only now does this storage move past it.
+        self._seq = max(self._seq, last_seq)
+        if delta.config is not None:
+            self._config, self._config_text = delta.config, config_text
         if delta.config is None and not delta.upserts and not delta.deletes:
             return None
         return delta

@@ -3,8 +3,9 @@
 Format 1 -> 2: add the checksum columns (``objects.crc``, ``vectors.crc``, the counts, XORs and
 ``crc`` of ``collections``) and fill them from the rows as they are; canonical UUID ids written
 with capitals become lowercase (format 2 normalises them at every lookup). Run by the first writable
-open; a crash during it leaves the file at format 1 (the transaction rolls back), and the next
-writable open upgrades again. A read-only client reads a format-1 file without checksums.
+open, holding the folder's write lock; a crash during it leaves the file at format 1 (the
+transaction rolls back), and the next writable open upgrades again. A read-only client refuses a
+format-1 file with a StorageFormatError that says to open it writable once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from multivector.backends.durable.checksums import (
     vector_crc,
     write_collection_row,
 )
+from multivector.backends.durable.sqlite_db import rollback
 from multivector.errors import StorageError
 
 __all__ = ["upgrade"]
@@ -47,7 +49,7 @@ def upgrade(conn: sqlite3.Connection, path: Path, version: int, target: int) -> 
         conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(target),))
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
 
 

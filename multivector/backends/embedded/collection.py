@@ -141,14 +141,18 @@ class EmbeddedCollection(EmbeddedReads):
             raise
         if delta is None:
             return
-        if delta.reload is not None:
-            self._install(delta.reload)
-            return
-        if delta.config is not None and delta.config != self._config:
-            self._config = _keep_embedders(delta.config, self._config)
-            self._sync_indexes()
-        if delta.upserts or delta.deletes:
-            self._apply(delta.upserts, delta.deletes)
+        try:
+            if delta.reload is not None:
+                self._install(delta.reload)
+                return
+            if delta.config is not None and delta.config != self._config:
+                self._config = _keep_embedders(delta.config, self._config)
+                self._sync_indexes()
+            if delta.upserts or delta.deletes:
+                self._apply(delta.upserts, delta.deletes)
+        except BaseException:
+            self._stale = True  # half applied: the next call reloads from the store file
+            raise
 
     def _install(self, snap: Snapshot) -> None:
         """Replace the whole in-memory state by ``snap`` (arenas used in place; BM25 from the
@@ -232,6 +236,8 @@ class EmbeddedCollection(EmbeddedReads):
         """Insert or replace records atomically (storage first, then memory)."""
         if not records:
             return
+        # A repeated uuid: the last one wins, at its own position (as a later write would).
+        records = list({rec.uuid: rec for rec in reversed(records)}.values())[::-1]
         with self.write_transaction():
             now = time.time()
             objects = []

@@ -57,6 +57,9 @@ class Maintenance:
             except Exception:  # logged: maintenance must never fail an unrelated caller
                 logger.warning("maintenance task %r of %s failed", key, self._name, exc_info=True)
             finally:
+                # Drop the task (a bound method of the collection) before waiting: the worker
+                # must not keep an unreferenced client, and so its write lock, alive.
+                del task
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()

@@ -10,6 +10,7 @@ BM25 runs over one sparse vector with ``Modifier.IDF`` and is rescored exactly c
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -38,13 +39,15 @@ from multivector.backends.qdrant.payload import (
 )
 from multivector.backends.qdrant.read_view import QdrantReadView
 from multivector.backends.qdrant.reads import NOTHING, PAGE, QdrantReads
-from multivector.errors import CollectionNotFoundError, ConfigError
+from multivector.errors import CollectionNotFoundError, ConfigError, MultiVectorError
 from multivector.schema.config import CollectionConfig
 from multivector.schema.query import BM25OperatorSpec
 from multivector.text.stopwords import Stopwords
 
 if TYPE_CHECKING:
     from multivector.backends.qdrant.physical import CollectionMeta, QdrantStore
+
+logger = logging.getLogger("multivector.qdrant")
 
 __all__ = ["QdrantCollection"]
 
@@ -190,11 +193,24 @@ class QdrantCollection(QdrantReads):
         self, removed: list[dict[str, Any]], added: list[dict[str, Any]], *, ok: bool
     ) -> None:
         self._meta.version += 1
+        if not ok:  # the request failed, perhaps after some batches: count the stored lengths
+            try:
+                self._meta.total_len = self._stored_lengths()
+            except MultiVectorError as exc:  # Qdrant unreachable: the write's own error matters
+                logger.warning("could not recount BM25 lengths of %s: %s", self.physical_name, exc)
         self._owner.save_meta(self._meta)
         if ok:
             self._stats.apply(removed, added, version=self._meta.version)
         else:
             self._stats.invalidate()
+
+    def _stored_lengths(self) -> dict[str, int]:
+        """The BM25 length totals of the points as stored (after a write that failed)."""
+        totals: dict[str, int] = {}
+        for p in self._scan(None, [BM25_KEY], False):
+            for field, entry in ((p.payload or {}).get(BM25_KEY) or {}).items():
+                totals[field] = totals.get(field, 0) + int(entry.get("n", 0))
+        return totals
 
     def upsert(self, records: Sequence[ObjectRecord]) -> None:
         """Insert or replace records with batched, retried upserts (one request per batch)."""
@@ -203,7 +219,9 @@ class QdrantCollection(QdrantReads):
 
     def _upsert(self, records: Sequence[ObjectRecord]) -> None:
 
-        latest = {rec.uuid: rec for rec in records}  # a repeated uuid: the last one wins
+        # A repeated uuid: the last one wins, at its own position (so its insertion order).
+        latest = {rec.uuid: rec for rec in reversed(list(records))}
+        latest = dict(reversed(list(latest.items())))
         if not latest:
             return
         pids = [point_id(u) for u in latest]
