@@ -17,6 +17,12 @@ Inputs (validated once here; the compiled kernels in :mod:`._maxsim_jit` trust t
   ``offsets[i]:offsets[i + 1]``. An empty document scores -inf and never matches.
 - ``mask``: ``None`` or bool ``[N]``; ``False`` excludes a document (deleted / filtered out).
 
+``precision``: ``"float32"`` (the default, exact), ``"bfloat16"`` (float arenas, ``vdpbf16ps``)
+or ``"int8"`` (int8 arenas, the query quantised too, ``vpdpbusd``); see :data:`PRECISIONS` and
+docs/performance.md. The two low-precision modes are approximate (top-10 agreement with float32
+>= 0.99 on clustered token geometry) and fall back to portable code on CPUs without the
+instructions.
+
 ``parallel=True`` (the default) spreads documents over ``numba.get_num_threads()`` threads (set
 with ``numba.set_num_threads``): the caller's and a small pool of ours, claiming units of documents
 dynamically (:mod:`._sched`), so a thread slowed by other work (OpenBLAS's spinning workers, other
@@ -74,12 +80,14 @@ def maxsim_scores(
 ) -> F32Array:
     """Return the MaxSim score of ``query`` against every document: float32 ``[N]``.
 
-    Excluded (``mask`` False) and empty documents score -inf.
+    Excluded (``mask`` False) and empty documents score -inf. ``precision`` selects the
+    arithmetic: ``"float32"`` (exact), ``"bfloat16"`` or ``"int8"`` (see the module docstring).
 
     Raises:
         InvalidVectorError: ``query`` is not a non-empty 2-D matrix.
         DimensionMismatchError: ``query``'s width differs from the arena's.
-        ConfigError: ``tokens``, ``offsets`` or ``mask`` are malformed.
+        ConfigError: ``tokens``, ``offsets`` or ``mask`` are malformed, or ``precision`` is
+            unknown or does not fit the arena's dtype.
 
     """
     scores: F32Array = maxsim_scores_batch(
