@@ -45,6 +45,7 @@ class WriterLock:
         self._path = path
         self._timeout = timeout
         self._fd: int | None = None
+        self._mutex = threading.Lock()
 
     @property
     def held(self) -> bool:
@@ -55,6 +56,10 @@ class WriterLock:
         """Take the lock, waiting up to ``timeout`` seconds (when ``wait``); StoreLockedError
         otherwise.
         """
+        with self._mutex:  # its own small lock: waiting here never blocks the client's reads
+            self._acquire(wait=wait)
+
+    def _acquire(self, *, wait: bool) -> None:
         if self._fd is not None or fcntl is None:
             return
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -140,20 +145,18 @@ class Database:
                 f"this client opened {self.file.parent} with read_only=True; open it without "
                 "read_only to write"
             )
-        with self.lock:
-            self._writer.acquire()
+        self._writer.acquire()  # not under self.lock: readers go on while a writer waits
 
     def try_writer(self) -> bool:
         """Take the write lock if it is free right now (never on a read-only client)."""
         if self._read_only:
             return False
-        with self.lock:
-            if not self._writer.held:
-                try:
-                    self._writer.acquire(wait=False)
-                except StoreLockedError:
-                    return False
-            return True
+        if not self._writer.held:
+            try:
+                self._writer.acquire(wait=False)
+            except StoreLockedError:
+                return False
+        return True
 
     def data_version(self) -> int:
         """SQLite's ``data_version``: changes whenever another connection commits."""

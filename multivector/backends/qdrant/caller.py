@@ -12,6 +12,7 @@ attributes, request and response headers, frame locals of the lower layers' trac
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,6 +85,10 @@ class QdrantCaller:
     secret: Secret | str | None = field(default=None, repr=False)
     max_retries: int = 3
     backoff: float = 0.25
+    #: Serialise every call (qdrant-client's local mode, ``:memory:`` / ``path``, is not
+    #: thread-safe: a read during another thread's upsert can fail inside it). A server: False.
+    serialise: bool = False
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.secret, str):
@@ -96,6 +101,12 @@ class QdrantCaller:
 
     def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)``; transient failures are retried, every failure is translated."""
+        if self.serialise:
+            with self._lock:
+                return self._call(what, fn, *args, **kwargs)
+        return self._call(what, fn, *args, **kwargs)
+
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         attempt = 0
         while True:
             try:

@@ -196,7 +196,7 @@ def open_qdrant_client(
     where = "memory" if location == ":memory:" else str(path or redact_url(url or location))
     if client_options.get("host"):
         where = str(client_options["host"])
-    caller = QdrantCaller(where=where, secret=secret, max_retries=max_retries)
+    caller = QdrantCaller(where=where, secret=secret, max_retries=max_retries, serialise=local)
     if not local:
         client_options.setdefault("check_compatibility", False)
     qdrant = caller.call(

@@ -86,12 +86,7 @@ class QdrantCollection(QdrantReads):
 
     def _guarded_call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         self._check_alive()
-        if self._owner.local:
-            # qdrant-client's local mode (":memory:" / path) is not thread-safe: a read while
-            # another thread upserts can fail inside it. Serialise its calls; a server needs not.
-            with self._write_lock:
-                return self._owner.caller.call(what, fn, *args, **kwargs)
-        return self._owner.caller.call(what, fn, *args, **kwargs)
+        return self._owner.caller.call(what, fn, *args, **kwargs)  # serialised in local mode
 
     def drop(self) -> None:
         """Mark the collection deleted: every later call on this handle raises."""
