@@ -331,3 +331,31 @@ def test_qdrant_local_mode_serves_queries_while_a_writer_runs(rng: np.random.Gen
         assert not short
     finally:
         client.close()
+
+
+def test_a_reader_plans_against_a_schema_another_client_just_grew(tmp_path: Path) -> None:
+    writer = multivector.connect(tmp_path / "store")
+    reader = multivector.connect(tmp_path / "store", read_only=True)
+    try:
+        docs = _create(writer)
+        docs.data.insert(
+            {"text": "old", "group": 0}, vector={"mv": np.eye(2, DIM, dtype=np.float32)}
+        )
+        seen = reader.collections.use("Docs")
+        assert len(seen.query.fetch_objects().objects) == 1
+        docs.data.insert(  # auto-schema adds "year" in the writer
+            {"text": "new", "group": 1, "year": 2020},
+            vector={"mv": np.eye(2, DIM, dtype=np.float32)},
+        )
+        where = Filter.by_property("year").equal(2020)
+        # The reader's plan is checked against the schema as last seen, then once more after a
+        # refresh: the new property is found instead of being refused.
+        assert [o.properties["text"] for o in seen.query.fetch_objects(filters=where).objects] == [
+            "new"
+        ]
+        assert [o.properties["text"] for o in seen.query.bm25("new", filters=where).objects] == [
+            "new"
+        ]
+    finally:
+        reader.close()
+        writer.close()

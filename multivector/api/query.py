@@ -15,26 +15,23 @@ from typing import Any
 
 import multivector.retrieval.execute as execute
 from multivector._types import MultiVectorEmbedder
+from multivector.api.fetch import FetchVerbs
 from multivector.api.grouped import grouped_return
-from multivector.api.handle import CollectionHandle
 from multivector.api.results import (
     hybrid_metadata,
     keyword_metadata,
     query_return,
-    to_object,
     vector_metadata,
     wants_highlights,
 )
 from multivector.embeddings.calls import aembed_query, embed_query
 from multivector.errors import ConfigError
-from multivector.results import MetadataReturn, Object, QueryReturn
+from multivector.results import QueryReturn
 from multivector.retrieval.arguments import query_text
 from multivector.retrieval.plan import (
     HybridPlan,
     KeywordPlan,
-    Returns,
     VectorPlan,
-    fetch_plan,
     hybrid_plan,
     keyword_plan,
     vector_plan,
@@ -42,16 +39,12 @@ from multivector.retrieval.plan import (
 from multivector.schema.config import VectorConfig
 from multivector.schema.grouping import GroupBy
 from multivector.schema.query import BM25OperatorSpec, FilterNode, HybridFusion, MetadataQuery
-from multivector.schema.validation import validate_uuid
 
 __all__ = ["QueryAPI"]
 
 
-class QueryAPI:
+class QueryAPI(FetchVerbs):
     """Searches over one collection; results are ``QueryReturn(objects=[Object, ...])``."""
-
-    def __init__(self, collection: CollectionHandle) -> None:
-        self._col = collection
 
     # ------------------------------------------------------------ plumbing
     def _embedder(self, vec: VectorConfig) -> MultiVectorEmbedder:
@@ -85,10 +78,10 @@ class QueryAPI:
         return query_return(hits, plan.returns, self._col.name, hybrid_metadata)
 
     def _vector_plan(self, **arguments: Any) -> VectorPlan:
-        return vector_plan(self._col.backend.known_config, **arguments)
+        return self._plan(vector_plan, **arguments)
 
     def _hybrid_plan(self, query: object, **arguments: Any) -> HybridPlan:
-        return hybrid_plan(self._col.backend.known_config, query, **arguments)
+        return self._plan(hybrid_plan, query, **arguments)
 
     def _bind_text(self, plan: HybridPlan, query: object, vector: Any) -> HybridPlan:
         if plan.space is None:
@@ -101,69 +94,6 @@ class QueryAPI:
         if plan.space is None or vector is not None:
             return self._bind_text(plan, query, vector)
         return plan.bind(await aembed_query(self._embedder(plan.space), query_text(query)))
-
-    # --------------------------------------------------------------- fetch
-    def fetch_objects(
-        self,
-        *,
-        limit: int | None = None,
-        offset: int = 0,
-        filters: FilterNode | None = None,
-        include_vector: bool | Sequence[str] = False,
-        return_properties: Sequence[str] | None = None,
-        return_metadata: MetadataQuery | None = None,
-    ) -> QueryReturn:
-        """Objects in insertion order (all of them when ``limit`` is None), optionally filtered."""
-        wants_highlights(return_metadata, "fetch_objects")
-        plan = fetch_plan(
-            self._col.backend.known_config,
-            limit=limit,
-            offset=offset,
-            filters=filters,
-            include_vector=include_vector,
-            return_properties=return_properties,
-        )
-        stored = self._col.backend.fetch(
-            limit=plan.limit,
-            offset=plan.offset,
-            filters=plan.filters,
-            include_vector=plan.returns.vectors,
-        )
-        name = self._col.name
-        return QueryReturn([to_object(o, MetadataReturn(), plan.returns, name) for o in stored])
-
-    def fetch_object_by_id(
-        self,
-        uuid: Any,
-        *,
-        include_vector: bool | Sequence[str] = False,
-        return_properties: Sequence[str] | None = None,
-        return_metadata: MetadataQuery | None = None,
-    ) -> Object | None:
-        """One object, or None when it does not exist."""
-        found = self.fetch_objects_by_ids(
-            [uuid], include_vector=include_vector, return_properties=return_properties
-        )
-        return found.objects[0] if found.objects else None
-
-    def fetch_objects_by_ids(
-        self,
-        uuids: Sequence[Any],
-        *,
-        include_vector: bool | Sequence[str] = False,
-        return_properties: Sequence[str] | None = None,
-    ) -> QueryReturn:
-        """The existing objects among ``uuids``, in the order given."""
-        ids = [validate_uuid(u) for u in uuids]
-        returns = Returns(
-            include_vector if isinstance(include_vector, bool) else tuple(include_vector),
-            None if return_properties is None else tuple(return_properties),
-        )
-        stored = self._col.backend.get(ids, include_vector=returns.vectors)
-        name = self._col.name
-        return QueryReturn(
-            [to_object(o, MetadataReturn(), returns, name) for o in stored if o is not None]
-        )
 
     # --------------------------------------------------- near_vector / near_text
     def near_vector(
@@ -283,8 +213,8 @@ class QueryAPI:
     ) -> QueryReturn:
         """BM25 keyword search; ``query_properties`` accepts boosts such as ``["title^2", "text"]``."""
         wants_highlights(return_metadata, "bm25")
-        plan = keyword_plan(
-            self._col.backend.known_config,
+        plan = self._plan(
+            keyword_plan,
             query,
             query_properties=query_properties,
             limit=limit,
@@ -389,10 +319,6 @@ class QueryAPI:
         return await self._col.offload(self._hybrid_return, bound, group_by)
 
     # --------------------------------------------------------------- async
-    async def afetch_objects(self, **options: Any) -> QueryReturn:
-        """Async :meth:`fetch_objects` (runs in a worker thread)."""
-        return await self._col.offload(self.fetch_objects, **options)
-
     async def run_async(
         self, method: Callable[..., QueryReturn], *args: Any, **kwargs: Any
     ) -> QueryReturn:
