@@ -13,7 +13,7 @@ import dataclasses
 import json
 import sqlite3
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -160,18 +160,6 @@ class SqliteCollectionStorage:
         self._db.vacuum()
 
     # ------------------------------------------------------------------- reads
-    def load(self) -> Iterator[StoredObject]:
-        """Every live object with its vectors, in write order."""
-        snap = self.snapshot()
-        for i, uuid in enumerate(snap.uuids):
-            vectors = {}
-            for name, packed in snap.arenas.items():
-                start, end = int(packed.offsets[i]), int(packed.offsets[i + 1])
-                if end > start:
-                    vectors[name] = packed.rows(start, end)
-            created, updated = snap.times[i]
-            yield StoredObject(uuid, snap.properties[i], vectors, created, updated)
-
     def snapshot(self) -> Snapshot:
         """The whole collection, from the arena cache when it is current, else from the rows."""
         self._data_version = self._db.data_version()

@@ -7,7 +7,7 @@ a :class:`StorageDelta` is what other processes committed since this one last lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -91,10 +91,6 @@ class CollectionStorage(Protocol):
         """Apply upserts and deletes in one transaction; durable when it returns. ``kept``: per
         uuid, spaces whose stored rows stay as they are (not rewritten from the serving copy).
         """
-        ...
-
-    def load(self) -> Iterator[StoredObject]:
-        """Every live object with its vectors, in write order."""
         ...
 
     def snapshot(self) -> Snapshot:
