@@ -1,11 +1,14 @@
-"""Low-precision MaxSim micro-kernels written in LLVM IR: bf16 ``vdpbf16ps`` and int8 ``vpdpbusd``.
+"""MaxSim micro-kernels written in LLVM IR: float32 FMA, bf16 ``vdpbf16ps``, int8 ``vpdpbusd``.
 
 numba has no SIMD vector type, so each micro-kernel is one ``@intrinsic`` whose code generator
-writes the whole tile loop in llvmlite IR: ``rows`` accumulators of 16 float32 (bf16) or 16 int32
-(int8) lanes, one per document row of the block, held in whole-vector ``alloca`` slots that LLVM
-promotes to registers. Per step (2 bf16 or 4 int8 dimensions) one vector load of 16 query rows
-and, per document row, one broadcast 32-bit load and one dot-product instruction:
+writes the whole tile loop in llvmlite IR: ``rows`` accumulators of 16 float32 (float32, bf16) or
+16 int32 (int8) lanes, one per document row of the block, held in whole-vector ``alloca`` slots
+that LLVM promotes to registers. Per step (1 float32, 2 bf16 or 4 int8 dimensions) one vector
+load of 16 query rows and, per document row, one broadcast 32-bit load and one multiply-add
+instruction:
 
+- float32 (:func:`tile_f32`): ``llvm.fma.v16f32`` (``vfmadd231ps`` with a broadcast operand;
+  generic IR, which LLVM lowers for any target: it needs no instruction-set token);
 - bf16: ``llvm.x86.avx512bf16.dpbf16ps.512``: ``acc[l] += q[l, 2s] t[2s] + q[l, 2s+1] t[2s+1]``,
   products exact, sums in float32 (twice the multiply-adds of an fp32 FMA per instruction);
 - int8: ``llvm.x86.avx512.vpdpbusd.512``: ``acc[l] += sum_e u[4s+e] * q[l, 4s+e]`` with ``u``
@@ -210,7 +213,6 @@ def _tile_codegen(kind: str, rows: int, native: bool) -> Callable[..., Any]:
         best = _data(context, builder, signature.args[4], args[4], _F32)
         chunk, n_steps = args[1], args[3]
         vtype = _VI if kind == "int8" else _VF
-        word = _F32 if kind == "f32" else _I32
         slots = [cgutils.alloca_once(builder, vtype) for _ in range(rows)]  # type: ignore[no-untyped-call]
         for slot in slots:
             builder.store(ir.Constant(vtype, None), slot)
