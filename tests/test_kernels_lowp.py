@@ -281,7 +281,7 @@ def test_target_features_follow_numba_configuration(monkeypatch):
     assert not target_has("avx512f")
 
 
-def test_forced_portable_dispatch_scores_like_the_native_kernels():
+def test_forced_portable_dispatch_scores_like_the_native_kernels(tmp_path):
     """``MULTIVECTOR_PORTABLE_KERNELS=1`` at import picks the portable code; scores agree."""
     if IN_CHILD:
         pytest.skip("covered by the compiled run")
@@ -297,7 +297,7 @@ def test_forced_portable_dispatch_scores_like_the_native_kernels():
         "i = maxsim_scores(q, v, o, scales=s, precision='int8')\n"
         "np.save(sys.argv[1], np.stack([b, i]))\n"
     )
-    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"lowp-dispatch-{os.getpid()}.npy"
+    out = tmp_path / "portable.npy"
     env = {**os.environ, "MULTIVECTOR_PORTABLE_KERNELS": "1"}
     done = subprocess.run(
         [sys.executable, "-c", script, str(out)],
@@ -309,7 +309,6 @@ def test_forced_portable_dispatch_scores_like_the_native_kernels():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     portable = np.load(out)
-    out.unlink()
     rng = np.random.default_rng(9)
     t = rng.standard_normal((60, 24)).astype(np.float32)
     o = np.array([0, 7, 7, 33, 60], dtype=np.int64)
