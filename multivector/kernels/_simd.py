@@ -35,7 +35,7 @@ from numba import types
 from numba.core import cgutils
 from numba.core.extending import intrinsic, overload
 
-__all__ = ["NATIVE", "PORTABLE", "bf16_round", "tile_bf16", "tile_f32", "tile_int8"]
+__all__ = ["NATIVE", "PORTABLE", "bf16_round", "prefetch_row", "tile_bf16", "tile_f32", "tile_int8"]
 
 #: The ``isa`` tokens: native AVX-512 dot-product instructions, or portable IR.
 NATIVE = np.zeros(0, dtype=np.uint8)
@@ -84,6 +84,41 @@ def _bf16_round_jit(value: Any) -> Callable[[Any], Any] | None:
         return np.uint16((b + half) >> np.uint32(16))
 
     return rounded
+
+
+def prefetch_row(tokens: np.ndarray, row: int) -> None:
+    """Hint that arena row ``row`` will be read soon (``llvm.prefetch``; nothing interpreted)."""
+
+
+@intrinsic
+def _prefetch_row_ir(typingctx: Any, tokens: Any, row: Any) -> Any:
+    """``llvm.prefetch`` (read, all cache levels) of every 64-byte line of ``tokens[row]``."""
+    if not (isinstance(tokens, types.Array) and tokens.ndim == 2):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        array = context.make_array(aryty)(context, builder, args[0])
+        width = builder.extract_value(array.shape, 1)
+        itemsize = context.get_abi_sizeof(context.get_data_type(aryty.dtype))
+        n_bytes = builder.mul(width, _I64(itemsize))
+        i8p = ir.IntType(8).as_pointer()
+        base = builder.gep(builder.bitcast(array.data, i8p), [builder.mul(args[1], n_bytes)])
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32])
+        fetch = _declare(builder.module, fnty, "llvm.prefetch.p0")
+        with cgutils.for_range_slice(builder, _I64(0), n_bytes, _I64(64)) as (offset, _):
+            builder.call(fetch, [builder.gep(base, [offset]), _I32(0), _I32(3), _I32(1)])
+        return context.get_dummy_value()
+
+    return types.none(tokens, types.int64), codegen
+
+
+@overload(prefetch_row, inline="always")
+def _prefetch_row_jit(tokens: Any, row: Any) -> Callable[..., None] | None:
+    def fetch(tokens: Any, row: Any) -> None:
+        _prefetch_row_ir(tokens, row)  # type: ignore[call-arg]
+
+    return fetch
 
 
 def tile_f32(
