@@ -29,6 +29,7 @@ from multivector.kernels import (
     maxsim_search,
     maxsim_search_batch,
 )
+from multivector.kernels import _sched as sched_module
 from multivector.kernels import maxsim as maxsim_module
 from multivector.kernels._sched import claim, new_counter
 
@@ -407,3 +408,32 @@ def test_the_approximate_index_reranks_through_the_same_kernels(monkeypatch):
     assert [k.__name__ if hasattr(k, "__name__") else k.py_func.__name__ for k in seen] == [
         "maxsim_claimed"
     ]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_searches_on_a_pool_of_its_own():
+    # the parent's pool threads do not exist in a child: it must build its own, not wait on them
+    rng = np.random.default_rng(12)
+    offsets = np.arange(0, 2001, 10, dtype=np.int64)
+    tokens = rng.standard_normal((2000, 8)).astype(np.float32)
+    query = rng.standard_normal((3, 8)).astype(np.float32)
+    with pool_always():
+        want = maxsim_scores(query, tokens, offsets)  # the parent's pool now exists
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: search, send the scores, leave without cleanup
+            try:
+                scores = maxsim_scores(query, tokens, offsets)
+                own = sched_module._POOL_PID == os.getpid()  # a pool built in this process
+                os.write(write, bytes([own]) + scores.tobytes())
+            finally:
+                os._exit(0)
+        os.close(write)
+        data = b""
+        while chunk := os.read(read, 65536):
+            data += chunk
+        os.close(read)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert data[:1] == b"\x01"
+    np.testing.assert_array_equal(np.frombuffer(data[1:], dtype=np.float32), want)
