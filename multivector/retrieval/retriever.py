@@ -19,10 +19,9 @@ relevance: vector and MMR ``(mean best cosine + 1) / 2``; hybrid ``relative_scor
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -41,6 +40,8 @@ from multivector.retrieval.plan import hybrid_plan, keyword_plan, vector_plan
 from multivector.schema.config import VectorConfig
 from multivector.schema.query import BM25OperatorSpec, FilterNode, HybridFusion
 
+T = TypeVar("T")
+
 
 class SearchableCollection(Protocol):
     """What a retriever needs of a collection (``multivector.Collection`` is one)."""
@@ -51,6 +52,8 @@ class SearchableCollection(Protocol):
     def embedder(self, target_vector: str) -> MultiVectorEmbedder | None: ...
 
     def resolve_target(self, target_vector: str | None) -> VectorConfig: ...
+
+    async def offload(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T: ...
 
 
 __all__ = [
@@ -231,7 +234,15 @@ class Retriever:
                 if vector is not None
                 else await self.aembed_query(query, s)
             )
-        return await asyncio.to_thread(self.search, query, matrix, s)
+        return await self.asearch(query, matrix, s)
+
+    async def asearch(
+        self, query: str, matrix: F32Array | None, s: RetrieverSettings
+    ) -> list[RetrievedHit]:
+        """Async :meth:`search`, off the event loop through the collection (its async client's
+        bounded executor when it has one, else a worker thread).
+        """
+        return await self.collection.offload(self.search, query, matrix, s)
 
     def search(
         self, query: str, matrix: F32Array | None, s: RetrieverSettings

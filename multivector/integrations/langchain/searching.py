@@ -8,7 +8,6 @@ concrete :class:`~.store.MultiVectorStore` provides the collection, mapping and 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from multivector._types import F32Array, MultiVectorEmbedder
@@ -132,7 +131,7 @@ class SearchingStore(ScoredVectorStore):
         """Async :meth:`explained_search`."""
         s = self._overrides(search_type, k, options)
         matrix = self._query_matrix(vector) if vector is not None else await self._aembed(query, s)
-        hits = await asyncio.to_thread(self._retriever.search, query, matrix, s)
+        hits = await self._retriever.asearch(query, matrix, s)
         return self._explain(hits, s, matrix, score_threshold)
 
     def scored_search(

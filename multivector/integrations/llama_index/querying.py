@@ -5,7 +5,6 @@ needs (the settings and the query matrix's token count).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,7 +100,7 @@ async def arun_query(
             matrix = await ctx.retriever.aembed_query(call.text, settings)
         else:
             matrix = _matrix(await aembed_query(ctx.embedder, call.text))
-    hits = await asyncio.to_thread(ctx.retriever.search, call.text, matrix, settings)
+    hits = await ctx.retriever.asearch(call.text, matrix, settings)
     return QueryRun(hits, settings, matrix)
 
 
