@@ -271,7 +271,13 @@ def test_recall_of_the_approximate_path_against_exact(corpus):
     report = index.train(tokens, offsets)
     assert report.n_centroids == 64 and report.n_assigned == offsets[-1]
     assert recall_at_10(index, tokens, offsets, queries) >= 0.95
-    assert 0 < index.nbytes < tokens.nbytes / 20
+    # compressed (2-bit residuals of 32 dims: 8 B plus a 2-byte centroid id per token) against
+    # 64 B per float16 token; centroid ids alone are far smaller still
+    assert 0 < index.nbytes < tokens.nbytes / 4
+    ids_only = CentroidIndex(dataclass_replace(PARAMS, nbits=None))
+    ids_only.train(tokens, offsets)
+    assert 0 < ids_only.nbytes < tokens.nbytes / 20
+    assert recall_at_10(ids_only, tokens, offsets, queries) >= 0.95
 
 
 def test_recall_under_a_filter_and_candidates_respect_the_mask(corpus):
@@ -289,7 +295,11 @@ def test_selective_filter_and_untrained_index_search_exactly(corpus):
     index = CentroidIndex(PlaidParams(min_train_docs=5000, flat_search_cutoff=100))
     got = index.search(queries[0], tokens, offsets, k=10, mask=None, alive=None)
     assert not got.approximate and not index.trained  # 3000 live < min_train_docs
+    assert index.wants_training(3000) is None and index.wants_training(5000) == "untrained"
     index = CentroidIndex(dataclass_replace(PARAMS, flat_search_cutoff=100))
+    got = index.search(queries[0], tokens, offsets, k=10, mask=None, alive=None)
+    assert not got.approximate and not index.trained  # a search never trains
+    index.train(tokens, offsets)
     few = np.zeros(3000, dtype=bool)
     few[::40] = True  # 75 matching objects <= cutoff
     got = index.search(queries[0], tokens, offsets, k=10, mask=few, alive=None)
@@ -398,6 +408,11 @@ def test_collection_uses_the_index_with_deletes_filters_and_compaction(client, r
     exact, approx, tokens, offsets = _collections(client, rng, 800, index=index)
     backend = approx.backend
     queries = [query_near(rng, tokens, offsets, int(d)) for d in rng.integers(0, 800, 10)]
+    first = approx.query.near_vector(queries[0], limit=10)  # exact: the index is untrained
+    assert _ids(first) == _ids(exact.query.near_vector(queries[0], limit=10))
+    backend.wait_for_index()  # the first search asked for training in the background
+    assert backend._ann.get("mv").trained  # 800 >= min_train_docs
+    assert backend.index_stats()["mv"]["trained"]
     agree = []
     for q in queries:
         a = approx.query.near_vector(
@@ -406,7 +421,6 @@ def test_collection_uses_the_index_with_deletes_filters_and_compaction(client, r
         e = exact.query.near_vector(q, limit=10)
         agree.append(len(set(_ids(a)) & set(_ids(e))) / 10)
     assert np.mean(agree) >= 0.9
-    assert backend._ann.get("mv").trained  # trained at the first search (800 >= 500)
     gone = [multivector.generate_uuid5(i) for i in range(0, 800, 2)]
     for col in (exact, approx):
         col.data.delete_many(where=Filter.by_id().contains_any(gone))
@@ -441,13 +455,15 @@ def test_durable_store_keeps_the_config_and_rebuilds_the_index_on_reopen(tmp_pat
             for i in range(300)
         ]
         assert not col.data.insert_many(objects).has_errors
-        before = _ids(col.query.near_vector(q, limit=5))
+        col.query.near_vector(q, limit=5)
+        col.backend.wait_for_index()
         assert col.backend._ann.get("mv").trained
+        before = _ids(col.query.near_vector(q, limit=5))
+        stats = col.backend.index_stats()["mv"]
     with multivector.connect(path=str(tmp_path)) as again:
         col = again.collections.use("Docs")
         assert col.config.vector("mv").index == index
-        assert (
-            len(col.backend._ann) == 0
-        )  # derived data: not persisted, rebuilt at the first search
+        # persisted with the store's cache at close: mapped back, not trained again
         assert _ids(col.query.near_vector(q, limit=5)) == before
         assert col.backend._ann.get("mv").trained
+        assert col.backend.index_stats()["mv"]["bytes"] == stats["bytes"]

@@ -8,8 +8,8 @@ ColBERTv2 does, but per dimension: token embeddings are anisotropic, and a per-d
 costs ``dim * 2**nbits`` floats). The decoded vector is ``centroids[c] + weights[d, bucket]``.
 
 Codes are packed little-endian within a byte: dimension ``d`` occupies bits
-``(d * nbits) % 8 ..`` of byte ``d * nbits // 8``, so a token takes ``dim * nbits / 8`` bytes
-(32 B at 128 dims and 2 bits).
+``(d * nbits) % 8 ..`` of byte ``d * nbits // 8``, so a token takes ``ceil(dim * nbits / 8)``
+bytes (32 B at 128 dims and 2 bits).
 
 :func:`residual_maxsim` scores documents straight from their codes: each candidate's tokens are
 decoded one at a time into a ``dim``-float buffer (never the whole collection) and the query's
@@ -60,13 +60,12 @@ class ResidualCodec(NamedTuple):
     @property
     def bytes_per_token(self) -> int:
         """Packed bytes of one token's residual."""
-        return int(self.cutoffs.shape[0]) * self.nbits // 8
+        return -(-int(self.cutoffs.shape[0]) * self.nbits // 8)
 
 
 def fit_codec(residuals: F32Array, nbits: int) -> ResidualCodec:
     """Learn per-dimension cut-offs and weights from sample residuals ``[n, dim]`` (n >= 1).
 
-    ``dim * nbits`` must be a multiple of 8 (the caller checks and says so).
     """
     levels = 1 << nbits
     cut_q = np.arange(1, levels, dtype=np.float64) / levels
@@ -89,6 +88,7 @@ def _encode_jit(
     out: np.ndarray,
 ) -> None:
     n_cut = cutoffs.shape[1]
+    dim = vectors.shape[1]
     per_byte = 8 // nbits
     for t in range(vectors.shape[0]):
         c = codes[t]
@@ -96,6 +96,8 @@ def _encode_jit(
             byte = 0
             for j in range(per_byte):
                 d = b * per_byte + j
+                if d >= dim:  # the last byte of a width that is not a multiple of 8 / nbits
+                    break
                 value = np.float32(vectors[t, d]) - centroids[c, d]
                 bucket = 0
                 for m in range(n_cut):  # cut-offs ascend: count those below the value
@@ -132,7 +134,7 @@ def decode_residuals(
     mask = (1 << codec.nbits) - 1
     shifts = (np.arange(per_byte) * codec.nbits).astype(np.uint8)
     buckets = (packed[:, :, None] >> shifts[None, None, :]) & mask  # [n, bytes, per_byte]
-    buckets = buckets.reshape(packed.shape[0], dim).astype(np.int64)
+    buckets = buckets.reshape(packed.shape[0], -1)[:, :dim].astype(np.int64)
     residual = codec.weights[np.arange(dim)[None, :], buckets]
     out: F32Array = (centroids[np.asarray(codes, dtype=np.int64)] + residual).astype(np.float32)
     return out
@@ -148,7 +150,10 @@ def byte_table(codec: ResidualCodec) -> F32Array:
     values = np.arange(256)[:, None]
     buckets = (values >> (np.arange(per_byte)[None, :] * codec.nbits)) & mask  # [256, per_byte]
     dims = np.arange(n_bytes)[:, None, None] * per_byte + np.arange(per_byte)[None, None, :]
-    table = codec.weights[dims, buckets[None, :, :]]  # [n_bytes, 256, per_byte]
+    dim = int(codec.weights.shape[0])
+    padded = np.zeros((n_bytes * per_byte, codec.weights.shape[1]), dtype=np.float32)
+    padded[:dim] = codec.weights  # padding dimensions decode to 0
+    table = padded[dims, buckets[None, :, :]]  # [n_bytes, 256, per_byte]
     return np.ascontiguousarray(table, dtype=np.float32)
 
 
@@ -181,7 +186,7 @@ def _score_doc(
         c = tok_codes[t]
         for r in range(n_rows):
             acc = sim_t[c, r]
-            for d in range(buf.shape[0]):
+            for d in range(query.shape[1]):
                 acc += query[r, d] * buf[d]
             if acc > best[r]:
                 best[r] = acc

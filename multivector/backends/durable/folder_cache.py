@@ -6,6 +6,11 @@ collection's change sequence number the files reflect, and per BM25 property ``i
 token bytes). With ``tokens=True`` it also keeps ``s<i>.tokens.npy`` and ``s<i>.offsets.npy`` per
 vector space, memory-mapped on reopen (a second copy of every token matrix: about twice the disk),
 plus ``s<i>.scales.npy`` for an int8 space (its per-token float32 scales).
+A collection with an approximate (``plaid``) space always keeps its tokens there (the index's
+exact rerank reads the float16 rows through the map) plus the trained index of each such space:
+``a<i>.<array>.npy`` files (centroids, codes, inverted lists, residual codes; see
+:mod:`multivector.backends.embedded.ann_state`) with their scalars in the stamp, mapped
+read-only on reopen and checked against the arena before use.
 Paths use integer ids only, never names. The cache is derived data: SQLite stays the source of
 truth. A stamp that differs from the store's sequence number means "rebuild from SQLite"; so does
 any file that fails its CRC-32 (kept in the stamp, itself checksummed), fails to load or check,
@@ -27,21 +32,26 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from multivector.backends.embedded.bm25_postings import BulkPostings
+from multivector.backends.embedded.ann_state import IndexState
 from multivector.backends.embedded.storage import KeywordCache, PackedArena, Snapshot
+from multivector.schema.config import CollectionConfig
 
 __all__ = ["CACHE_DIR", "ArenaCache", "CachedState", "file_crc"]
 
 CACHE_DIR = "cache"
-_CACHE_FORMAT = 3
+_CACHE_FORMAT = 4
 _CHUNK = 1 << 24
 _BULK_ARRAYS = ("df", "term_ptr", "slots", "tfs", "doc_ptr", "doc_tids", "lengths")
 
 
 class CachedState(NamedTuple):
-    """What a current cache holds: arenas (None unless tokens are cached) and BM25 postings."""
+    """What a current cache holds: arenas (None unless tokens are cached), BM25 postings and
+    approximate index states (by space).
+    """
 
     arenas: dict[str, PackedArena] | None
     keyword: dict[str, KeywordCache]
+    indexes: dict[str, IndexState]
 
 
 _STAMP = "stamp.json"
@@ -107,7 +117,7 @@ class ArenaCache:
         self, folder: Path, stamp: dict[str, Any], n: int, uuids: list[str]
     ) -> CachedState | None:
         for name, crc in dict(stamp.get("files") or {}).items():
-            if name == "uuids.npy" or name.startswith("k") or self.tokens:
+            if name == "uuids.npy" or name[0] in "ka" or self._keeps_tokens(stamp):
                 try:
                     actual = file_crc(folder / name)
                 except OSError as exc:
@@ -121,7 +131,7 @@ class ArenaCache:
             if cached.shape != (n,) or cached.tolist() != uuids:
                 return None
             arenas: dict[str, PackedArena] | None = None
-            if self.tokens:
+            if self._keeps_tokens(stamp):
                 if stamp["spaces"] is None:
                     return None
                 arenas = {}
@@ -149,10 +159,25 @@ class ArenaCache:
                 if base is None:
                     return None
                 keyword[str(entry["property"])] = KeywordCache(str(entry["tokenization"]), base)
+            indexes = {}
+            for i, entry in enumerate(stamp.get("indexes") or []):
+                arrays = {
+                    key: np.load(folder / f"a{i}.{key}.npy", mmap_mode="r", allow_pickle=False)
+                    for key in entry["arrays"]
+                }
+                indexes[str(entry["space"])] = IndexState(arrays, dict(entry["meta"]))
         except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as exc:
             self.last_problem = f"the cache in {folder} cannot be loaded ({exc})"
             return None
-        return CachedState(arenas, keyword)
+        return CachedState(arenas, keyword, indexes)
+
+    def _keeps_tokens(self, stamp: dict[str, Any]) -> bool:
+        """Whether the cache described by ``stamp`` has token files to map."""
+        return stamp.get("spaces") is not None and (self.tokens or bool(stamp.get("indexes")))
+
+    def keeps_tokens_for(self, config: CollectionConfig) -> bool:
+        """Whether this cache keeps the tokens of a collection with ``config``."""
+        return self.tokens or any(v.index.kind != "exact" for v in config.vectors)
 
     def save(
         self,
@@ -172,7 +197,7 @@ class ArenaCache:
             old.unlink(missing_ok=True)
         spaces: list[dict[str, Any]] | None = None
         _write_npy(folder / "uuids.npy", np.array(snapshot.uuids, dtype=np.str_))
-        if self.tokens:
+        if self.keeps_tokens_for(snapshot.config):
             spaces = []
             for i, (name, packed) in enumerate(snapshot.arenas.items()):
                 _write_npy(folder / f"s{i}.tokens.npy", packed.tokens)
@@ -192,12 +217,19 @@ class ArenaCache:
         for i, (name, cached) in enumerate(keyword.items()):
             _write_bulk(folder, i, cached.postings)
             entries.append({"property": name, "tokenization": cached.tokenization})
+        indexes = []
+        if spaces is not None:
+            for i, (name, state) in enumerate(snapshot.indexes.items()):
+                for key, array in state.arrays.items():
+                    _write_npy(folder / f"a{i}.{key}.npy", array)
+                indexes.append({"space": name, "arrays": sorted(state.arrays), "meta": state.meta})
         stamp: dict[str, Any] = {
             "format": _CACHE_FORMAT,
             "seq": seq,
             "n": len(snapshot.uuids),
             "spaces": spaces,
             "keyword": entries,
+            "indexes": indexes,
             "files": {p.name: file_crc(p) for p in sorted(folder.iterdir()) if p.name != _STAMP},
         }
         stamp["crc"] = _stamp_crc(stamp)

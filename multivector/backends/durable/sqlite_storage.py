@@ -295,6 +295,8 @@ class SqliteCollectionStorage:
                 )
         arenas = state.arenas if state is not None else None
         keyword = _usable_keyword(state.keyword if state is not None else {}, config)
+        if self._cache is not None:
+            self._cache_tokens = self._cache.keeps_tokens_for(config)
         searchable = {
             p.name for p in config.properties if p.data_type.is_text and p.index_searchable
         }
@@ -315,6 +317,7 @@ class SqliteCollectionStorage:
             times=times,
             arenas=arenas,
             keyword=keyword,
+            indexes=state.indexes if state is not None and state.arenas is not None else {},
         )
 
     def _decode_matrix(

@@ -7,27 +7,35 @@ tokens, the ``nprobe`` most similar centroids, scores the listed documents by ce
 (see :mod:`multivector.kernels.ann_probe`), and the best ``n_candidates`` are reranked with the
 exact MaxSim kernel through a mask, so every returned score is exact.
 
-Incremental: new slots are assigned to the existing centroids (no retraining); deleted slots are
-excluded by the live mask; compaction remaps slots. Training is explicit (:meth:`train`) or
-happens once at the first search after ``min_train_docs`` objects exist (and again after the
-collection grew ``retrain_growth`` times). The index is derived data, rebuilt after a reopen.
-Its settings (:class:`PlaidParams`) and training report live in :mod:`.ann_params`.
+With ``nbits`` set (the default, 2) every token is also kept compressed: its centroid id and its
+residual's bucket codes (:mod:`.ann_compressed`). A query then runs three stages: the inverted
+lists pick ``n_candidates`` documents, MaxSim on their decoded codes keeps the best ``n_rerank``,
+and exact MaxSim over the stored rows scores those, so every returned score is still exact.
+
+Incremental: new slots are encoded against the existing centroids at insert (no retraining);
+deleted slots are excluded by the live mask; compaction remaps slots. Training is explicit
+(:meth:`CentroidIndex.train`), never part of a search: :meth:`CentroidIndex.wants_training`
+says when the owner should train one in the background (enough objects, growth, or drift) while
+this one, or exact search, serves. Settings (:class:`PlaidParams`) and training report live in
+:mod:`.ann_params`; the persisted form in :mod:`.ann_state`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from multivector._types import BoolArray, F32Array, I64Array
+from multivector.backends.embedded.ann_compressed import ResidualStore
 from multivector.backends.embedded.ann_params import PlaidParams, TrainReport
 from multivector.errors import ConfigError
 from multivector.kernels import SearchResult, maxsim_search
 from multivector.kernels.ann_centroid import centroid_scores, distinct_codes
 from multivector.kernels.ann_kmeans import assign_centroids, kmeans, sample_rows
+from multivector.kernels.ann_residual import fit_codec
 from multivector.kernels.ann_probe import (
     clamped_similarity,
     inverted_lists,
@@ -54,6 +62,8 @@ _DEQUANT_ROWS = 65_536
 #: documents: for fewer, waking the pool costs more than it saves on a busy machine (about 8 ms
 #: at 200k slots under load, against 0.5 ms for a serial masked pass; benchmarks/scale.py).
 PARALLEL_RERANK = 2048
+#: Score candidates on their codes on the thread pool above this many documents.
+PARALLEL_RESIDUAL = 256
 
 
 class AnnSearch(NamedTuple):
@@ -99,6 +109,8 @@ class CentroidIndex:
         self._code_offsets = np.zeros(_INITIAL, dtype=np.int64)
         self._lists: tuple[np.ndarray, I64Array] | None = None
         self._listed_slots = 0  # slots [0, _listed_slots) are in the inverted lists
+        #: Compressed tokens (``nbits`` set and trained), else None.
+        self.residuals: ResidualStore | None = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -118,16 +130,79 @@ class CentroidIndex:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held: centroids, codes, their offsets and the inverted lists."""
+        """Bytes held (the sum of :meth:`memory_parts`)."""
+        return sum(self.memory_parts().values())
+
+    def memory_parts(self) -> dict[str, int]:
+        """Bytes held by part: centroids, each document's distinct centroid ids and their
+        offsets, the inverted lists, and (compressed) per-token ids, residual codes, row
+        offsets and the codec tables.
+        """
         if self._centroids is None:
-            return 0
+            return {}
         n_codes = int(self._code_offsets[self._n_slots])
         lists = 0 if self._lists is None else self._lists[0].nbytes + self._lists[1].nbytes
-        return self._centroids.nbytes + n_codes * 4 + (self._n_slots + 1) * 8 + lists
+        parts = {
+            "centroids": self._centroids.nbytes,
+            "doc_codes": n_codes * 4,
+            "doc_code_offsets": (self._n_slots + 1) * 8,
+            "inverted_lists": lists,
+        }
+        if self.residuals is not None:
+            parts.update(self.residuals.parts())
+        return parts
 
     def _codes_view(self) -> tuple[np.ndarray, I64Array]:
         offsets = self._code_offsets[: self._n_slots + 1]
         return self._codes[: int(offsets[-1])], offsets
+
+    # ------------------------------------------------------------ persisting
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """Arrays (views) and scalars that rebuild this index (None while untrained); the
+        inverted lists are brought to cover every slot first.
+        """
+        if self._centroids is None:
+            return None
+        self._refresh_lists(force=True)
+        codes, offsets = self._codes_view()
+        docs, list_offsets = self._lists if self._lists is not None else (None, None)
+        arrays = {
+            "centroids": self._centroids,
+            "doc_codes": codes,
+            "doc_code_offsets": offsets,
+            "list_docs": docs,
+            "list_offsets": list_offsets,
+        }
+        meta: dict[str, Any] = {
+            "n_slots": self._n_slots,
+            "trained_live": self._trained_live,
+            "model_key": list(self.params.model_key()),
+            "residual": None,
+        }
+        if self.residuals is not None:
+            arrays.update(self.residuals.arrays())
+            meta["residual"] = self.residuals.meta()
+        return {k: v for k, v in arrays.items() if v is not None}, meta
+
+    @classmethod
+    def from_state(
+        cls, params: PlaidParams, arrays: dict[str, np.ndarray], meta: dict[str, Any]
+    ) -> CentroidIndex:
+        """Inverse of :meth:`state` (arrays used in place: read-only maps are copied on the
+        first change). The caller has checked the arrays against the arena they index.
+        """
+        index = cls(params, n_slots=int(meta["n_slots"]))
+        index._centroids = np.ascontiguousarray(arrays["centroids"], dtype=np.float32)
+        index._trained_live = int(meta["trained_live"])
+        index._codes = arrays["doc_codes"]
+        index._code_offsets = arrays["doc_code_offsets"]
+        index._lists = (arrays["list_docs"], arrays["list_offsets"])
+        index._listed_slots = index._n_slots
+        if meta.get("residual") is not None:
+            index.residuals = ResidualStore.from_arrays(
+                arrays, meta["residual"], index.n_centroids
+            )
+        return index
 
     # ------------------------------------------------------------------ build
     def train(
@@ -185,12 +260,43 @@ class CentroidIndex:
         self._append_codes(packed.codes[keep], new_offsets)
         self._trained_live = int(live.sum())
         self._refresh_lists()
+        self.residuals = None
+        if self.params.nbits is not None:
+            self.residuals = self._encode_all(tokens, offsets, scales, token_codes, sample, pick)
         return TrainReport(
             n_centroids, int(sample.shape[0]), int(rows.size), time.perf_counter() - start
         )
 
+    def _encode_all(
+        self,
+        tokens: np.ndarray,
+        offsets: I64Array,
+        scales: F32Array | None,
+        token_codes: np.ndarray,
+        sample: F32Array,
+        pick: I64Array,
+    ) -> ResidualStore:
+        """Fit the residual codec on the training sample and encode every arena row."""
+        centroids = self._centroids
+        if centroids is None or self.params.nbits is None:  # pragma: no cover - callers check
+            raise ConfigError("the residual codec needs trained centroids and nbits")
+        residual = sample - centroids[token_codes[pick]]
+        energy = float(np.einsum("ij,ij->", residual, residual)) / max(1, residual.shape[0])
+        store = ResidualStore(
+            fit_codec(residual, self.params.nbits), int(centroids.shape[0]), train_energy=energy
+        )
+        total = int(offsets[-1])
+        rel = np.ascontiguousarray(offsets - offsets[0], dtype=np.int64)
+        store.reserve(total, int(offsets.shape[0]) - 1)
+        for lo in range(0, total, _DEQUANT_ROWS):
+            hi = min(total, lo + _DEQUANT_ROWS)
+            rows = _float_rows(tokens, scales, np.arange(lo, hi)) if scales is not None else tokens[lo:hi]
+            store.encode_rows(lo, token_codes[lo:hi], rows, centroids)
+        store.set_offsets(rel)
+        return store
+
     def add(self, matrices: Sequence[np.ndarray | None]) -> None:
-        """Append one slot per matrix (None: no vector), assigned to the existing centroids."""
+        """Append one slot per matrix (None: no vector), encoded against the existing centroids."""
         if self._centroids is None:
             self._n_slots += len(matrices)
             return
@@ -198,22 +304,30 @@ class CentroidIndex:
         offsets = np.zeros(len(matrices) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         present = [m for m in matrices if m is not None and m.shape[0]]
-        if present:
-            token_codes = assign_centroids(np.concatenate(present, axis=0), self._centroids)
-        else:
-            token_codes = np.zeros(0, dtype=np.int32)
+        dim = self._centroids.shape[1]
+        rows = (
+            np.concatenate(present, axis=0).astype(np.float32, copy=False)
+            if present
+            else np.zeros((0, dim), dtype=np.float32)
+        )
+        token_codes = assign_centroids(rows, self._centroids) if present else np.zeros(0, np.int32)
         packed = distinct_codes(token_codes, offsets)
         self._append_codes(packed.codes, packed.offsets)
+        if self.residuals is not None:
+            self.residuals.append(token_codes, rows, self._centroids, lengths)
 
     def _append_codes(self, codes: np.ndarray, rel_offsets: I64Array) -> None:
         n_new = rel_offsets.shape[0] - 1
         base = int(self._code_offsets[self._n_slots])
         need = base + codes.shape[0]
-        if need > self._codes.shape[0]:
+        if need > self._codes.shape[0] or not self._codes.flags.writeable:
             grown = np.zeros(max(need, int(self._codes.shape[0] * 1.5)), dtype=np.int32)
             grown[:base] = self._codes[:base]
             self._codes = grown
-        if self._n_slots + n_new + 1 > self._code_offsets.shape[0]:
+        if (
+            self._n_slots + n_new + 1 > self._code_offsets.shape[0]
+            or not self._code_offsets.flags.writeable
+        ):
             size = max(self._n_slots + n_new + 1, int(self._code_offsets.shape[0] * 1.5))
             grown_off = np.zeros(size, dtype=np.int64)
             grown_off[: self._n_slots + 1] = self._code_offsets[: self._n_slots + 1]
@@ -237,30 +351,60 @@ class CentroidIndex:
         kept = codes[rows]
         self._n_slots = 0
         self._append_codes(kept, new_offsets)
+        if self.residuals is not None:
+            self.residuals = self.residuals.compacted(keep)
         self._lists = None
         self._listed_slots = 0
         self._refresh_lists()
 
-    def _refresh_lists(self) -> None:
-        """Rebuild the inverted lists when the unlisted tail is large (amortised O(1) per add)."""
+    def _refresh_lists(self, *, force: bool = False) -> None:
+        """Rebuild the inverted lists when the unlisted tail is large (amortised O(1) per add),
+        or, with ``force``, whenever any slot is unlisted.
+        """
         if self._centroids is None:
             return
         tail = self._n_slots - self._listed_slots
-        if self._lists is not None and tail <= max(2048, self._listed_slots // 16):
+        if self._lists is not None and (tail == 0 or (not force and tail <= max(2048, self._listed_slots // 16))):
             return
         codes, offsets = self._codes_view()
         self._lists = inverted_lists(codes, offsets, self.n_centroids)
         self._listed_slots = self._n_slots
 
     # ----------------------------------------------------------------- search
+    def wants_training(self, n_live: int) -> str | None:
+        """Why the owner should train this index now (None: it need not): untrained with at
+        least ``min_train_docs`` live objects, grown ``retrain_growth`` times since training,
+        or drifted (tokens appended since training fit the centroids ``retrain_drift`` times
+        worse than the training sample, once they are a tenth of the index).
+        """
+        p = self.params
+        if self._centroids is None:
+            return "untrained" if n_live >= p.min_train_docs else None
+        if p.retrain_growth and n_live > p.retrain_growth * self._trained_live:
+            return f"grown {n_live / max(1, self._trained_live):.1f}x since training"
+        store = self.residuals
+        if (
+            store is not None
+            and p.retrain_drift
+            and store.added_rows * 10 >= store.n_rows
+            and store.drift() > p.retrain_drift
+        ):
+            return f"drifted: residual energy {store.drift():.2f}x that at training"
+        return None
+
     def candidates(self, query: np.ndarray, n: int, mask: BoolArray | None = None) -> I64Array:
-        """Up to ``n`` slots with the best approximate scores (sorted ascending), among slots
+        """Up to ``n`` slots with the best inverted-list scores (sorted ascending), among slots
         where ``mask`` is True; empty before training.
         """
+        return self._candidates(np.ascontiguousarray(query, dtype=np.float32), n, mask)[0]
+
+    def _candidates(
+        self, q: F32Array, n: int, mask: BoolArray | None
+    ) -> tuple[I64Array, F32Array]:
+        """:meth:`candidates` plus the query-by-centroid similarity ``[q, k]`` it computed."""
         if self._centroids is None or n <= 0:
-            return np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), np.zeros((q.shape[0], 0), dtype=np.float32)
         self._refresh_lists()
-        q = np.ascontiguousarray(query, dtype=np.float32)
         sim_rows = query_similarity(q, self._centroids)
         probe = probe_centroids(sim_rows, self.params.nprobe)
         mask_n = None if mask is None else np.ascontiguousarray(mask[: self._n_slots])
@@ -285,7 +429,7 @@ class CentroidIndex:
         if eligible.size > n:
             best = np.argpartition(-scores[eligible], n - 1)[:n]
             eligible = np.sort(eligible[best])
-        return eligible.astype(np.int64)
+        return eligible.astype(np.int64), sim_rows
 
     def search(
         self,
@@ -300,20 +444,15 @@ class CentroidIndex:
     ) -> AnnSearch:
         """Top-``k`` slots by exact MaxSim among candidates (or all slots, when exact is better).
 
-        ``mask`` (None: every live slot) restricts results; ``alive`` marks live slots and is
-        what (re)training samples. Exact search is used while untrained, when at most
-        ``flat_search_cutoff`` slots match, or when fewer than ``k`` candidates come back.
-        ``scales`` are an int8 arena's per-row scales (None for float arenas).
+        ``mask`` (None: every live slot) restricts results; ``alive`` marks live slots. Exact
+        search is used while untrained, when at most ``flat_search_cutoff`` slots match, or when
+        fewer than ``k`` candidates come back. ``scales`` are an int8 arena's per-row scales
+        (None for float arenas). Never trains (see :meth:`wants_training`).
         """
         n = int(offsets.shape[0]) - 1
         if self._centroids is None:
             self._n_slots = n  # an untrained index holds nothing per slot
         n_live = n if alive is None else int(np.count_nonzero(alive[:n]))
-        growth = self.params.retrain_growth
-        if (self._centroids is None and n_live >= self.params.min_train_docs) or (
-            self._centroids is not None and growth and n_live > growth * self._trained_live
-        ):
-            self.train(tokens, offsets, alive=alive, scales=scales)
         if self._n_slots != n:
             raise ConfigError(
                 f"ann index out of sync: it holds {self._n_slots} slots, the arena {n}"
@@ -323,17 +462,29 @@ class CentroidIndex:
             return self._exact(
                 query, tokens, offsets, k=k, mask=mask, n_match=n_match, scales=scales
             )
+        q = np.ascontiguousarray(query, dtype=np.float32)
         want = max(self.params.n_candidates, 2 * k)
-        slots = self.candidates(query, want, mask if mask is not None else alive)
+        slots, sim_rows = self._candidates(q, want, mask if mask is not None else alive)
         if slots.size < min(k, n_match):
             return self._exact(
                 query, tokens, offsets, k=k, mask=mask, n_match=n_match, scales=scales
             )
+        n_stage2 = int(slots.size)
+        rerank = max(self.params.n_rerank, 2 * k)
+        store = self.residuals
+        if store is not None and slots.size > rerank:
+            if store.n_slots != n:
+                raise ConfigError(
+                    f"ann index out of sync: its codes hold {store.n_slots} slots, the arena {n}"
+                )
+            sim_t = np.ascontiguousarray(sim_rows.T)
+            approx = store.score(q, sim_t, slots, parallel=slots.size > PARALLEL_RESIDUAL)
+            slots = slots[np.argpartition(-approx, rerank - 1)[:rerank]]
         chosen = np.zeros(n, dtype=np.bool_)
         chosen[slots] = True
         parallel = slots.size > PARALLEL_RERANK
         result = maxsim_search(query, tokens, offsets, k, chosen, parallel=parallel, scales=scales)
-        return AnnSearch(result, True, int(slots.size))
+        return AnnSearch(result, True, n_stage2)
 
     @staticmethod
     def _exact(

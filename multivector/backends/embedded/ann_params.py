@@ -26,8 +26,14 @@ class PlaidParams:
     ``2 * limit``) are reranked exactly; at most ``flat_search_cutoff`` matching objects means exact
     search; below ``min_train_docs`` live objects the index stays untrained (exact search);
     ``sample_tokens`` token vectors and ``n_iter`` Lloyd iterations train k-means;
-    ``retrain_growth`` (0 = never) retrains at the next search once the collection has grown that
-    many times its size at training; ``seed`` makes training deterministic.
+    ``retrain_growth`` (0 = never) asks for a background retraining once the collection has grown
+    that many times its size at training; ``seed`` makes training deterministic.
+
+    Compression: ``nbits`` (1, 2 or 4; None keeps centroid ids only, the 0.1 index) stores every
+    token as its centroid id plus ``nbits``-bit residual codes, scores the candidates on those
+    codes and reranks only the best ``n_rerank`` (at least ``2 * limit``) with exact MaxSim over
+    the stored rows. ``retrain_drift`` asks for a background retraining once tokens appended since
+    training leave that many times the residual energy the training sample left (0 = never).
     """
 
     n_centroids: int | None = None
@@ -39,6 +45,9 @@ class PlaidParams:
     n_iter: int = 8
     retrain_growth: float = 8.0
     seed: int = 0
+    nbits: int | None = 2
+    n_rerank: int = 128
+    retrain_drift: float = 1.5
 
     def __post_init__(self) -> None:
         if self.n_centroids is not None:
@@ -53,6 +62,24 @@ class PlaidParams:
             ("seed", 0),
         ):
             check_int(f"plaid index: {name}", getattr(self, name), low)
+        check_int("plaid index: n_rerank", self.n_rerank, 1)
+        if self.nbits is not None and (
+            isinstance(self.nbits, bool) or self.nbits not in (1, 2, 4)
+        ):
+            raise ConfigError(
+                f"plaid index: nbits must be 1, 2 or 4 (bits per residual dimension) or None "
+                f"(centroid ids only), got {self.nbits!r}"
+            )
+        drift = self.retrain_drift
+        if (
+            isinstance(drift, bool)
+            or not isinstance(drift, (int, float))
+            or not math.isfinite(drift)
+            or not (drift == 0 or drift > 1)
+        ):
+            raise ConfigError(
+                f"plaid index: retrain_drift must be 0 (never) or a number > 1, got {drift!r}"
+            )
         growth = self.retrain_growth
         if (
             isinstance(growth, bool)
@@ -78,6 +105,12 @@ class PlaidParams:
     def to_params(self) -> dict[str, Any]:
         """Plain-JSON form (what ``VectorIndexConfig.params`` holds)."""
         return asdict(self)
+
+    def model_key(self) -> tuple[Any, ...]:
+        """The settings a trained model depends on: two params with the same key can share a
+        trained index (the others only steer searches and when to retrain).
+        """
+        return (self.n_centroids, self.sample_tokens, self.n_iter, self.seed, self.nbits)
 
     def centroids_for(self, n_tokens: int) -> int:
         """Centroids to train for ``n_tokens`` token vectors (never more than the tokens)."""

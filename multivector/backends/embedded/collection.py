@@ -184,7 +184,7 @@ class EmbeddedCollection(EmbeddedReads):
             name: BM25Index.from_bulk(cached.postings, k1=inv.k1, b=inv.bm25_b, scoring=inv.scoring)
             for name, cached in snap.keyword.items()
         }
-        self._ann.reset()  # approximate indexes are derived data: rebuilt at the next search
+        self._ann.restore(snap.indexes)  # derived data: used only if it fits, else retrained
         self._sync_indexes()
 
     def keyword_postings(self) -> dict[str, BulkPostings]:
@@ -204,6 +204,7 @@ class EmbeddedCollection(EmbeddedReads):
                 properties=[p for p in self._props if p is not None],
                 times=list(self._times),
                 arenas={name: arena.packed() for name, arena in self._arenas.items()},
+                indexes=self._ann.export(),
             )
 
     def _sync_indexes(self) -> None:

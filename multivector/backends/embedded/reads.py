@@ -21,6 +21,7 @@ from multivector.backends.embedded.arena import TokenArena
 from multivector.backends.embedded.bm25 import BM25Index
 from multivector.backends.embedded.filter_mask import evaluate_filter
 from multivector.backends.embedded.keyword_search import field_bm25_topk
+from multivector.backends.embedded.maintenance import Maintenance
 from multivector.backends.embedded.read_view import EmbeddedReadView
 from multivector.backends.protocol import SearchRequest, StoredObject
 from multivector.errors import CollectionNotFoundError, ConfigError
@@ -47,6 +48,9 @@ class EmbeddedReads:
     _bm25: dict[str, BM25Index]
     _ann: SpaceIndexes
     _stopwords: Stopwords
+    _maintenance: Maintenance
+    _dropped: bool
+    _closed: bool
 
     def _refresh(self) -> None:
         """Apply what other processes committed (the collection overrides this)."""
@@ -137,6 +141,48 @@ class EmbeddedReads:
             alive = self.alive() if self._n_dead else None
             return self._ann.retrain(self._config, self._arenas, names, alive=alive)
 
+    def _train_detached(self, name: str) -> None:
+        """Background maintenance: train space ``name`` without holding the lock meanwhile."""
+
+        def source(space: str) -> tuple[CollectionConfig, TokenArena, BoolArray | None] | None:
+            if self._dropped or self._closed or space not in self._arenas:
+                return None
+            return self._config, self._arenas[space], self.alive() if self._n_dead else None
+
+        self._ann.train_detached(name, self._lock, source)
+
+    def index_stats(self) -> dict[str, dict[str, Any]]:
+        """Per approximate space: kind, whether trained, centroids, slots and bytes by part."""
+        with self._lock:
+            self._refresh()
+            out: dict[str, dict[str, Any]] = {}
+            for name, arena in self._arenas.items():
+                index = self._ann.index(self._config, name, arena)
+                if index is None:
+                    continue
+                store = index.residuals
+                out[name] = {
+                    "kind": "plaid",
+                    "trained": index.trained,
+                    "n_centroids": index.n_centroids,
+                    "n_slots": index.n_slots,
+                    "n_tokens": arena.n_tokens,
+                    "nbits": None if store is None else store.codec.nbits,
+                    "drift": None if store is None else store.drift(),
+                    "bytes": index.memory_parts(),
+                    "training_wanted": index.wants_training(len(self._slot_of)),
+                }
+            return out
+
+    @property
+    def index_dirty(self) -> bool:
+        """Whether a trained approximate index changed since it was last persisted."""
+        return self._ann.dirty
+
+    def wait_for_index(self) -> None:
+        """Block until background maintenance (index training included) is idle."""
+        self._maintenance.wait_idle()
+
     def nbytes(self) -> dict[str, int]:
         """Bytes of token storage per vector space."""
         with self._lock:
@@ -209,6 +255,10 @@ class EmbeddedReads:
             return False
         if self._ann.index(self._config, query.target, arena) is None:
             return True
+        n_live = len(self._slot_of)
+        if self._ann.wants_training(self._config, query.target, arena, n_live):
+            name = query.target
+            self._maintenance.request(f"train:{name}", lambda: self._train_detached(name))
         result = self._ann.search(
             self._config,
             query.target,

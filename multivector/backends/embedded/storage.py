@@ -62,6 +62,8 @@ class Snapshot:
     arenas: dict[str, PackedArena] = field(default_factory=dict)
     #: Ready BM25 postings by property (from the cache); the rest is built from ``properties``.
     keyword: dict[str, KeywordCache] = field(default_factory=dict)
+    #: Persisted approximate indexes by space (``ann_state.IndexState``), checked before use.
+    indexes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
