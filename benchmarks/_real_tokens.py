@@ -20,9 +20,9 @@ any size from real token geometry instead:
   passage tokens only (the top 128 eigenvectors of their covariance; ``"pca"`` projects the
   vectors uncentred, ``"pca-centred"`` subtracts the passage mean first). Rows are L2-normalised
   after projecting. ``python benchmarks/_real_tokens.py --compare`` measures exact MaxSim on
-  wiki-dev (267 queries), nDCG@10 and the top-10 overlap with the 384-dim ranking. Measured (the
-  numbers are deterministic): 384 dims nDCG@10 0.7012; random 0.6908 (overlap 0.776); pca 0.6912 (overlap 0.857);
-  pca-centred 0.6940 (overlap 0.852). nDCG@10 cannot tell them apart (differences of 0.003 on
+  wiki-dev (267 queries), nDCG@10 and the top-10 overlap with the 384-dim ranking. Measured
+  (deterministic): 384 dims nDCG@10 0.7012; random 0.6908 (overlap 0.776); pca 0.6912 (overlap
+  0.857); pca-centred 0.6940 (overlap 0.852). nDCG@10 cannot tell them apart (differences of 0.003 on
   267 queries); the top-10 overlap can. **PCA fitted on the passages, projected uncentred, is
   the one used**: it keeps the MaxSim rankings closest to the 384-dim ones (86% of the top 10
   against 78% for the random projection), and only passage tokens enter the fit, so nothing
