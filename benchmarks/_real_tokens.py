@@ -17,19 +17,19 @@ any size from real token geometry instead:
   40 s here; it prints the time).
 - **Projection 384 -> 128**: ``PROJECTION`` below. Candidates, none fitted on queries: a fixed
   seeded random orthogonal projection (QR of a Gaussian, ``"random"``), or PCA axes fitted on the
-  passage tokens only (the top 128 eigenvectors of their covariance; ``"pca"`` projects the
-  vectors uncentred, ``"pca-centred"`` subtracts the passage mean first). Rows are L2-normalised
-  after projecting. ``python benchmarks/_real_tokens.py --compare`` measures exact MaxSim on
-  wiki-dev (267 queries), nDCG@10 and the top-10 overlap with the 384-dim ranking. Measured
-  (deterministic): 384 dims nDCG@10 0.7012; random 0.6908 (overlap 0.776); pca 0.6912 (overlap
-  0.857); pca-centred 0.6940 (overlap 0.852). nDCG@10 cannot tell them apart (differences of 0.003 on
-  267 queries); the top-10 overlap can. **PCA fitted on the passages, projected uncentred, is
-  the one used**: it keeps the MaxSim rankings closest to the 384-dim ones (86% of the top 10
-  against 78% for the random projection), and only passage tokens enter the fit, so nothing
-  leaks from the query set (documents are what an index is trained on anyway). Its cost: the
-  cosine of a token to its nearest other token rises a little (mean 0.864 at 384 dims, 0.867
-  random, 0.894 pca), i.e. the 128-dim data is slightly more clustered than the original. The
-  others stay available as ``projection="random"`` / ``"pca-centred"``.
+  passage tokens only (the top 128 eigenvectors of their covariance; ``"pca"`` projects the vectors
+  uncentred, ``"pca-centred"`` subtracts the passage mean first). Rows are L2-normalised after
+  projecting. ``python benchmarks/_real_tokens.py --compare`` measures exact MaxSim on wiki-dev (267
+  queries), nDCG@10 and the top-10 overlap with the 384-dim ranking. Measured (deterministic): 384
+  dims nDCG@10 0.7012; random 0.6908 (overlap 0.776); pca 0.6912 (overlap 0.857); pca-centred 0.6940
+  (overlap 0.852). nDCG@10 cannot tell them apart (differences of 0.003 on 267 queries); the top-10
+  overlap can. **PCA fitted on the passages, projected uncentred, is the one used**: it keeps the
+  MaxSim rankings closest to the 384-dim ones (86% of the top 10 against 78% for the random
+  projection), and only passage tokens enter the fit, so nothing leaks from the query set (documents
+  are what an index is trained on anyway). Its cost: the cosine of a token to its nearest other
+  token rises a little (mean 0.864 at 384 dims, 0.867 random, 0.894 pca), i.e. the 128-dim data is
+  slightly more clustered than the original. The others stay available as ``projection="random"`` /
+  ``"pca-centred"``.
 - **Documents** (:func:`make_documents`, :func:`iter_documents`): a document is a contiguous span
   of the passage token stream (corpus order, so the next passage is the next one of the same
   article section): a passage is drawn uniformly, a length uniformly in ``[min_len, max_len]``
