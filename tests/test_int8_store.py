@@ -177,8 +177,10 @@ def test_int8_space_with_an_approximate_index(client, rng):
     )
     exact.data.insert_many(objs)
     q = objs[7].vector["mv"]
-    approx = [o.uuid for o in col.query.near_vector(q, limit=5).objects]
+    col.query.near_vector(q, limit=5)  # exact, and asks for training in the background
+    col.backend.wait_for_index()
     assert col.backend._ann.get("mv").trained
+    approx = [o.uuid for o in col.query.near_vector(q, limit=5).objects]
     assert approx[0] == objs[7].uuid
     report = col.backend.retrain_index("mv")["mv"]
     assert report.n_assigned == col.backend._arenas["mv"].n_tokens

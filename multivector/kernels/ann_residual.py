@@ -64,18 +64,14 @@ class ResidualCodec(NamedTuple):
 
 
 def fit_codec(residuals: F32Array, nbits: int) -> ResidualCodec:
-    """Learn per-dimension cut-offs and weights from sample residuals ``[n, dim]`` (n >= 1).
-
-    """
+    """Learn per-dimension cut-offs and weights from sample residuals ``[n, dim]`` (n >= 1)."""
     levels = 1 << nbits
     cut_q = np.arange(1, levels, dtype=np.float64) / levels
     mid_q = (np.arange(levels, dtype=np.float64) + 0.5) / levels
     data = np.asarray(residuals, dtype=np.float32)
     cutoffs = np.quantile(data, cut_q, axis=0).T.astype(np.float32)
     weights = np.quantile(data, mid_q, axis=0).T.astype(np.float32)
-    return ResidualCodec(
-        nbits, np.ascontiguousarray(cutoffs), np.ascontiguousarray(weights)
-    )
+    return ResidualCodec(nbits, np.ascontiguousarray(cutoffs), np.ascontiguousarray(weights))
 
 
 @_kernel(nogil=True, cache=True)

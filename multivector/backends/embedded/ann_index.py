@@ -30,20 +30,19 @@ import numpy as np
 
 from multivector._types import BoolArray, F32Array, I64Array
 from multivector.backends.embedded.ann_compressed import ResidualStore
+from multivector.backends.embedded.ann_doc_codes import DocCodes
 from multivector.backends.embedded.ann_params import PlaidParams, TrainReport
+from multivector.backends.embedded.ann_training import (
+    assign_all,
+    encode_all,
+    float_rows,
+    list_candidates,
+)
 from multivector.errors import ConfigError
 from multivector.kernels import SearchResult, maxsim_search
-from multivector.kernels.ann_centroid import centroid_scores, distinct_codes
+from multivector.kernels.ann_centroid import distinct_codes
 from multivector.kernels.ann_kmeans import assign_centroids, kmeans, sample_rows
-from multivector.kernels.ann_residual import fit_codec
-from multivector.kernels.ann_probe import (
-    clamped_similarity,
-    inverted_lists,
-    probe_centroids,
-    probe_scores,
-    query_similarity,
-)
-from multivector.kernels.quantize import dequantize_int8
+from multivector.kernels.ann_probe import probe_centroids, query_similarity
 from multivector.schema.config import CollectionConfig, VectorIndexConfig
 
 __all__ = [
@@ -55,9 +54,6 @@ __all__ = [
     "make_ann_index",
 ]
 
-_INITIAL = 1024
-#: Rows dequantised per step when an int8 arena is assigned to centroids.
-_DEQUANT_ROWS = 65_536
 #: Rerank (or search a filtered subset exactly) on numba's thread pool only above this many
 #: documents: for fewer, waking the pool costs more than it saves on a busy machine (about 8 ms
 #: at 200k slots under load, against 0.5 ms for a serial masked pass; benchmarks/scale.py).
@@ -105,10 +101,7 @@ class CentroidIndex:
         self._centroids: F32Array | None = None
         self._n_slots = n_slots
         self._trained_live = 0
-        self._codes = np.zeros(_INITIAL, dtype=np.int32)
-        self._code_offsets = np.zeros(_INITIAL, dtype=np.int64)
-        self._lists: tuple[np.ndarray, I64Array] | None = None
-        self._listed_slots = 0  # slots [0, _listed_slots) are in the inverted lists
+        self._docs = DocCodes(0)
         #: Compressed tokens (``nbits`` set and trained), else None.
         self.residuals: ResidualStore | None = None
 
@@ -140,21 +133,10 @@ class CentroidIndex:
         """
         if self._centroids is None:
             return {}
-        n_codes = int(self._code_offsets[self._n_slots])
-        lists = 0 if self._lists is None else self._lists[0].nbytes + self._lists[1].nbytes
-        parts = {
-            "centroids": self._centroids.nbytes,
-            "doc_codes": n_codes * 4,
-            "doc_code_offsets": (self._n_slots + 1) * 8,
-            "inverted_lists": lists,
-        }
+        parts = {"centroids": self._centroids.nbytes, **self._docs.nbytes()}
         if self.residuals is not None:
             parts.update(self.residuals.parts())
         return parts
-
-    def _codes_view(self) -> tuple[np.ndarray, I64Array]:
-        offsets = self._code_offsets[: self._n_slots + 1]
-        return self._codes[: int(offsets[-1])], offsets
 
     # ------------------------------------------------------------ persisting
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
@@ -163,9 +145,9 @@ class CentroidIndex:
         """
         if self._centroids is None:
             return None
-        self._refresh_lists(force=True)
-        codes, offsets = self._codes_view()
-        docs, list_offsets = self._lists if self._lists is not None else (None, None)
+        self._docs.refresh(force=True)
+        codes, offsets = self._docs.view()
+        docs, list_offsets = self._docs.lists if self._docs.lists is not None else (None, None)
         arrays = {
             "centroids": self._centroids,
             "doc_codes": codes,
@@ -194,14 +176,14 @@ class CentroidIndex:
         index = cls(params, n_slots=int(meta["n_slots"]))
         index._centroids = np.ascontiguousarray(arrays["centroids"], dtype=np.float32)
         index._trained_live = int(meta["trained_live"])
-        index._codes = arrays["doc_codes"]
-        index._code_offsets = arrays["doc_code_offsets"]
-        index._lists = (arrays["list_docs"], arrays["list_offsets"])
-        index._listed_slots = index._n_slots
+        index._docs = DocCodes.from_arrays(
+            index.n_centroids,
+            arrays["doc_codes"],
+            arrays["doc_code_offsets"],
+            (arrays["list_docs"], arrays["list_offsets"]),
+        )
         if meta.get("residual") is not None:
-            index.residuals = ResidualStore.from_arrays(
-                arrays, meta["residual"], index.n_centroids
-            )
+            index.residuals = ResidualStore.from_arrays(arrays, meta["residual"], index.n_centroids)
         return index
 
     # ------------------------------------------------------------------ build
@@ -225,75 +207,40 @@ class CentroidIndex:
         lengths = np.diff(offsets)
         row_live = np.repeat(live, lengths)
         rows = np.flatnonzero(row_live)
-        self._n_slots = 0
-        self._code_offsets = np.zeros(max(_INITIAL, n + 1), dtype=np.int64)
-        self._lists = None
-        self._listed_slots = 0
+        self._n_slots = n
+        self._docs = DocCodes(0)
         if rows.size == 0:
             self._centroids = None
-            self._n_slots = n
             return TrainReport(0, 0, 0, time.perf_counter() - start)
         pick = rows[sample_rows(rows.size, self.params.sample_tokens, seed=self.params.seed)]
-        sample = _float_rows(tokens, scales, pick)
+        sample = float_rows(tokens, scales, pick)
         n_centroids = min(self.params.centroids_for(int(rows.size)), int(sample.shape[0]))
         self._centroids = kmeans(
             sample, n_centroids, n_iter=self.params.n_iter, seed=self.params.seed
         ).centroids
-        if scales is None:
-            token_codes = assign_centroids(tokens[: int(offsets[-1])], self._centroids)
-        else:  # int8: dequantise chunk by chunk
-            total = int(offsets[-1])
-            token_codes = np.concatenate(
-                [
-                    assign_centroids(
-                        _float_rows(tokens, scales, np.arange(lo, min(total, lo + _DEQUANT_ROWS))),
-                        self._centroids,
-                    )
-                    for lo in range(0, total, _DEQUANT_ROWS)
-                ]
-                or [np.zeros(0, dtype=np.int64)]
-            )
+        token_codes = assign_all(tokens, offsets, scales, self._centroids)
         packed = distinct_codes(token_codes, offsets)
         keep = np.repeat(live, np.diff(packed.offsets))  # dead slots keep no codes
         new_offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.where(live, np.diff(packed.offsets), 0), out=new_offsets[1:])
-        self._append_codes(packed.codes[keep], new_offsets)
+        self._docs = DocCodes(n_centroids)
+        self._docs.append(packed.codes[keep], new_offsets)
+        self._docs.refresh()
         self._trained_live = int(live.sum())
-        self._refresh_lists()
         self.residuals = None
         if self.params.nbits is not None:
-            self.residuals = self._encode_all(tokens, offsets, scales, token_codes, sample, pick)
+            self.residuals = encode_all(
+                tokens,
+                offsets,
+                scales,
+                token_codes,
+                self._centroids,
+                (sample, pick),
+                self.params.nbits,
+            )
         return TrainReport(
             n_centroids, int(sample.shape[0]), int(rows.size), time.perf_counter() - start
         )
-
-    def _encode_all(
-        self,
-        tokens: np.ndarray,
-        offsets: I64Array,
-        scales: F32Array | None,
-        token_codes: np.ndarray,
-        sample: F32Array,
-        pick: I64Array,
-    ) -> ResidualStore:
-        """Fit the residual codec on the training sample and encode every arena row."""
-        centroids = self._centroids
-        if centroids is None or self.params.nbits is None:  # pragma: no cover - callers check
-            raise ConfigError("the residual codec needs trained centroids and nbits")
-        residual = sample - centroids[token_codes[pick]]
-        energy = float(np.einsum("ij,ij->", residual, residual)) / max(1, residual.shape[0])
-        store = ResidualStore(
-            fit_codec(residual, self.params.nbits), int(centroids.shape[0]), train_energy=energy
-        )
-        total = int(offsets[-1])
-        rel = np.ascontiguousarray(offsets - offsets[0], dtype=np.int64)
-        store.reserve(total, int(offsets.shape[0]) - 1)
-        for lo in range(0, total, _DEQUANT_ROWS):
-            hi = min(total, lo + _DEQUANT_ROWS)
-            rows = _float_rows(tokens, scales, np.arange(lo, hi)) if scales is not None else tokens[lo:hi]
-            store.encode_rows(lo, token_codes[lo:hi], rows, centroids)
-        store.set_offsets(rel)
-        return store
 
     def add(self, matrices: Sequence[np.ndarray | None]) -> None:
         """Append one slot per matrix (None: no vector), encoded against the existing centroids."""
@@ -312,63 +259,20 @@ class CentroidIndex:
         )
         token_codes = assign_centroids(rows, self._centroids) if present else np.zeros(0, np.int32)
         packed = distinct_codes(token_codes, offsets)
-        self._append_codes(packed.codes, packed.offsets)
+        self._docs.append(packed.codes, packed.offsets)
+        self._n_slots += len(matrices)
         if self.residuals is not None:
             self.residuals.append(token_codes, rows, self._centroids, lengths)
-
-    def _append_codes(self, codes: np.ndarray, rel_offsets: I64Array) -> None:
-        n_new = rel_offsets.shape[0] - 1
-        base = int(self._code_offsets[self._n_slots])
-        need = base + codes.shape[0]
-        if need > self._codes.shape[0] or not self._codes.flags.writeable:
-            grown = np.zeros(max(need, int(self._codes.shape[0] * 1.5)), dtype=np.int32)
-            grown[:base] = self._codes[:base]
-            self._codes = grown
-        if (
-            self._n_slots + n_new + 1 > self._code_offsets.shape[0]
-            or not self._code_offsets.flags.writeable
-        ):
-            size = max(self._n_slots + n_new + 1, int(self._code_offsets.shape[0] * 1.5))
-            grown_off = np.zeros(size, dtype=np.int64)
-            grown_off[: self._n_slots + 1] = self._code_offsets[: self._n_slots + 1]
-            self._code_offsets = grown_off
-        self._codes[base:need] = codes
-        self._code_offsets[self._n_slots + 1 : self._n_slots + n_new + 1] = base + rel_offsets[1:]
-        self._n_slots += n_new
 
     def compact(self, keep: I64Array) -> None:
         """Keep only slots ``keep`` (in that order), renumbered ``0..len(keep)-1``."""
         if self._centroids is None:
             self._n_slots = len(keep)
             return
-        codes, offsets = self._codes_view()
-        starts, ends = offsets[keep], offsets[keep + 1]
-        new_offsets = np.zeros(len(keep) + 1, dtype=np.int64)
-        np.cumsum(ends - starts, out=new_offsets[1:])
-        rows = np.repeat(starts - new_offsets[:-1], ends - starts) + np.arange(
-            int(new_offsets[-1]), dtype=np.int64
-        )
-        kept = codes[rows]
-        self._n_slots = 0
-        self._append_codes(kept, new_offsets)
+        self._n_slots = len(keep)
+        self._docs = self._docs.compacted(keep)
         if self.residuals is not None:
             self.residuals = self.residuals.compacted(keep)
-        self._lists = None
-        self._listed_slots = 0
-        self._refresh_lists()
-
-    def _refresh_lists(self, *, force: bool = False) -> None:
-        """Rebuild the inverted lists when the unlisted tail is large (amortised O(1) per add),
-        or, with ``force``, whenever any slot is unlisted.
-        """
-        if self._centroids is None:
-            return
-        tail = self._n_slots - self._listed_slots
-        if self._lists is not None and (tail == 0 or (not force and tail <= max(2048, self._listed_slots // 16))):
-            return
-        codes, offsets = self._codes_view()
-        self._lists = inverted_lists(codes, offsets, self.n_centroids)
-        self._listed_slots = self._n_slots
 
     # ----------------------------------------------------------------- search
     def wants_training(self, n_live: int) -> str | None:
@@ -398,38 +302,22 @@ class CentroidIndex:
         """
         return self._candidates(np.ascontiguousarray(query, dtype=np.float32), n, mask)[0]
 
-    def _candidates(
-        self, q: F32Array, n: int, mask: BoolArray | None
-    ) -> tuple[I64Array, F32Array]:
+    def _candidates(self, q: F32Array, n: int, mask: BoolArray | None) -> tuple[I64Array, F32Array]:
         """:meth:`candidates` plus the query-by-centroid similarity ``[q, k]`` it computed."""
         if self._centroids is None or n <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros((q.shape[0], 0), dtype=np.float32)
-        self._refresh_lists()
+        self._docs.refresh()
         sim_rows = query_similarity(q, self._centroids)
-        probe = probe_centroids(sim_rows, self.params.nprobe)
-        mask_n = None if mask is None else np.ascontiguousarray(mask[: self._n_slots])
-        scores = np.full(self._n_slots, -np.inf, dtype=np.float32)
-        if self._lists is not None and self._listed_slots:
-            head_mask = None if mask_n is None else mask_n[: self._listed_slots]
-            docs, list_offsets = self._lists
-            scores[: self._listed_slots] = probe_scores(
-                docs, list_offsets, probe, self._listed_slots, head_mask
-            )
-        if self._listed_slots < self._n_slots:  # the unlisted tail: a direct scan
-            codes, offsets = self._codes_view()
-            tail = offsets[self._listed_slots :]
-            tail_mask = None if mask_n is None else mask_n[self._listed_slots :]
-            scores[self._listed_slots :] = centroid_scores(
-                clamped_similarity(sim_rows, probe),
-                codes[int(tail[0]) :],
-                tail - tail[0],
-                tail_mask,
-            )
-        eligible = np.flatnonzero(scores > -np.inf)
-        if eligible.size > n:
-            best = np.argpartition(-scores[eligible], n - 1)[:n]
-            eligible = np.sort(eligible[best])
-        return eligible.astype(np.int64), sim_rows
+        slots = list_candidates(
+            sim_rows,
+            probe_centroids(sim_rows, self.params.nprobe),
+            self._docs.lists,
+            self._docs.listed,
+            self._docs.view(),
+            n,
+            None if mask is None else np.ascontiguousarray(mask[: self._n_slots]),
+        )
+        return slots, sim_rows
 
     def search(
         self,
@@ -501,10 +389,3 @@ class CentroidIndex:
         parallel = n_match > PARALLEL_RERANK
         result = maxsim_search(query, tokens, offsets, k, mask, parallel=parallel, scales=scales)
         return AnnSearch(result, False, n_match)
-
-
-def _float_rows(tokens: np.ndarray, scales: F32Array | None, rows: I64Array) -> F32Array:
-    """Arena ``rows`` as float32 (int8 rows times their scales)."""
-    if scales is None:
-        return np.asarray(tokens[rows], dtype=np.float32)
-    return dequantize_int8(tokens[rows], scales[rows])
