@@ -72,7 +72,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-WIKI_DEV = Path("/work/shared/eval/wiki-dev")
+WIKI_DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "wiki-dev"
 CORPUS = WIKI_DEV / "corpus.jsonl"
 QUERIES = WIKI_DEV / "queries.jsonl"
 QRELS = WIKI_DEV / "qrels.tsv"
