@@ -192,6 +192,21 @@ class Collection:
             self.resolve_target(target_vector)
         return dict(retrain(target_vector))
 
+    def index_stats(self) -> dict[str, dict[str, Any]]:
+        """Per approximate vector space: whether it is trained, its centroids, slots and token
+        vectors, compression (``nbits``, ``drift``), resident bytes by part, and why it wants
+        (re)training in the background, if it does. Empty for exact spaces and for backends that
+        manage their own indexes.
+        """
+        stats = getattr(self._backend, "index_stats", None)
+        return {} if stats is None else dict(stats())
+
+    def wait_for_index(self) -> None:
+        """Block until background index training (and other maintenance) is done."""
+        wait = getattr(self._backend, "wait_for_index", None)
+        if wait is not None:
+            wait()
+
     async def offload(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking work (a search, a SQLite transaction) off the event loop: in the owning
         ``AsyncClient``'s bounded executor, else in asyncio's worker thread.

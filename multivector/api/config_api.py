@@ -6,8 +6,12 @@ configuration as of that access, so ``collection.config.vectors``,
 ``collection.config.property("text")``, ``collection.config.to_dict()`` and comparisons with a
 plain ``CollectionConfig`` work as they always did.
 
-What ``update`` can change: the collection's ``description``, property descriptions and
-``auto_tenant_creation``. BM25 settings (k1, b, scoring, stopwords) and vector spaces are fixed
+What ``update`` can change: the collection's ``description``, property descriptions,
+``auto_tenant_creation`` and, on the embedded store, a vector space's ``vector_index_config``
+(``{space: Configure.VectorIndex.plaid(...)}`` or ``.exact()``): a change of search settings
+(``nprobe``, ``n_candidates``, ``n_decode``, ``n_rerank``, ``flat_search_cutoff``) keeps the
+trained index; one of the settings training depends on retrains it in the background while exact
+search serves. BM25 settings (k1, b, scoring, stopwords) and vector spaces are fixed
 at create: the Qdrant backend bakes k1 / b into every stored sparse vector, so changing them
 means re-importing; ``update`` says so instead of half-applying them.
 """
@@ -20,7 +24,12 @@ from typing import Any
 
 from multivector.backends.protocol import CollectionBackend
 from multivector.errors import ConfigError
-from multivector.schema.config import CollectionConfig, InvertedIndexConfig, Property
+from multivector.schema.config import (
+    CollectionConfig,
+    InvertedIndexConfig,
+    Property,
+    VectorIndexConfig,
+)
 
 __all__ = ["ConfigView"]
 
@@ -92,15 +101,17 @@ class ConfigView(CollectionConfig):
         property_descriptions: Mapping[str, str] | None = None,
         auto_tenant_creation: bool | None = None,
         inverted_index_config: InvertedIndexConfig | None = None,
+        vector_index_config: Mapping[str, VectorIndexConfig] | VectorIndexConfig | None = None,
         **unsupported: Any,
     ) -> None:
         """Change what can change after create (see the module docstring)."""
         if unsupported:
             raise ConfigError(
                 f"update(): {sorted(unsupported)} cannot be changed after create; supported: "
-                "description, property_descriptions, auto_tenant_creation"
+                "description, property_descriptions, auto_tenant_creation, vector_index_config"
             )
         current = self._targets()[0].config
+        indexes = _index_updates(current, vector_index_config, self._targets())
         if inverted_index_config is not None and inverted_index_config != current.inverted_index:
             raise ConfigError(
                 "update(inverted_index_config=...): BM25 settings are fixed at create (the "
@@ -141,6 +152,16 @@ class ConfigView(CollectionConfig):
                             for p in new.properties
                         ),
                     )
+                if indexes:
+                    new = dataclasses.replace(
+                        new,
+                        vectors=tuple(
+                            dataclasses.replace(v, index=indexes[v.name])
+                            if v.name in indexes
+                            else v
+                            for v in new.vectors
+                        ),
+                    )
                 if auto_tenant_creation is not None and new.multi_tenancy.enabled:
                     tenancy = dataclasses.replace(
                         new.multi_tenancy, auto_tenant_creation=auto_tenant_creation
@@ -156,3 +177,50 @@ def _plain(config: CollectionConfig) -> CollectionConfig:
         return config
     values = {f.name: getattr(config, f.name) for f in dataclasses.fields(CollectionConfig)}
     return CollectionConfig(**values)
+
+
+def _index_updates(
+    current: CollectionConfig,
+    given: Mapping[str, VectorIndexConfig] | VectorIndexConfig | None,
+    targets: Sequence[CollectionBackend],
+) -> dict[str, VectorIndexConfig]:
+    """The validated ``vector_index_config`` of ``update`` by space (ConfigError naming the fix)."""
+    if given is None:
+        return {}
+    names = [v.name for v in current.vectors]
+    if isinstance(given, VectorIndexConfig):
+        if len(names) != 1:
+            raise ConfigError(
+                f"update(vector_index_config=...): {current.name!r} has vector spaces {names}; "
+                "pass {space: Configure.VectorIndex...} naming the space"
+            )
+        given = {names[0]: given}
+    if not isinstance(given, Mapping):
+        raise ConfigError(
+            "update(vector_index_config=...) takes Configure.VectorIndex.plaid(...) / .exact(), "
+            f"or a dict of them by space, got {type(given).__name__}"
+        )
+    out = {}
+    for name, config in given.items():
+        if name not in names or not isinstance(config, VectorIndexConfig):
+            raise ConfigError(
+                f"update(vector_index_config=...): {name!r} -> {config!r}; name a vector space "
+                f"({names}) and give a Configure.VectorIndex config"
+            )
+        if config.kind not in ("exact", "plaid"):
+            raise ConfigError(
+                f"update(vector_index_config=...): kind {config.kind!r} cannot be set after "
+                "create; use Configure.VectorIndex.plaid(...) or .exact() (embedded store)"
+            )
+        out[name] = config
+    if out and not all(hasattr(t, "index_stats") for t in targets):
+        raise ConfigError(
+            "update(vector_index_config=...) needs the embedded store: the Qdrant backend "
+            "manages its own index"
+        )
+    for t in targets:
+        check = getattr(t, "check_index_config", None)
+        if check is not None:
+            for config in out.values():
+                check(config)
+    return out

@@ -24,7 +24,7 @@ from numba import njit, prange
 
 from multivector._types import F32Array, I64Array
 
-__all__ = ["PackedCodes", "centroid_scores", "distinct_codes"]
+__all__ = ["PackedCodes", "centroid_scores", "centroid_scores_at", "distinct_codes"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
@@ -162,4 +162,42 @@ def centroid_scores(
     keep = mask if mask is not None else _NO_MASK
     kernel = _scores_parallel if parallel else _scores_serial
     out: F32Array = kernel(sim, codes, offsets, keep, use_mask)
+    return out
+
+
+@_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
+def _scores_at_jit(
+    sim: np.ndarray, codes: np.ndarray, offsets: np.ndarray, slots: np.ndarray
+) -> np.ndarray:
+    out = np.empty(slots.shape[0], dtype=np.float32)
+    best = np.empty(sim.shape[1], dtype=np.float32)
+    n_rows = sim.shape[1]
+    for i in range(slots.shape[0]):
+        doc = slots[i]
+        start = offsets[doc]
+        stop = offsets[doc + 1]
+        if stop <= start:
+            out[i] = _NEG_INF
+            continue
+        first = codes[start]
+        for r in range(n_rows):
+            best[r] = sim[first, r]
+        for j in range(start + 1, stop):
+            c = codes[j]
+            for r in range(n_rows):
+                best[r] = max(best[r], sim[c, r])
+        total = np.float32(0.0)
+        for r in range(n_rows):
+            total += best[r]
+        out[i] = total
+    return out
+
+
+def centroid_scores_at(
+    sim: F32Array, codes: np.ndarray, offsets: I64Array, slots: I64Array
+) -> F32Array:
+    """Centroid-interaction scores of documents ``slots`` only (float32 ``[len(slots)]``;
+    arguments as for :func:`centroid_scores`, -inf for a document without codes).
+    """
+    out: F32Array = _scores_at_jit(sim, codes, offsets, np.ascontiguousarray(slots, np.int64))
     return out

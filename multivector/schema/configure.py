@@ -35,10 +35,20 @@ class _MultiVectors:
         dimension: int | None = None,
         dtype: VectorDType = "float16",
         index: VectorIndexConfig | None = None,
+        pool_factor: int = 1,
     ) -> VectorConfig:
-        """A space whose matrices the user passes at import and query time."""
+        """A space whose matrices the user passes at import and query time.
+
+        ``pool_factor`` > 1 stores each matrix token-pooled (about one row per ``pool_factor``
+        tokens, see :mod:`multivector.kernels.token_pooling`); queries are not pooled, and
+        ``include_vector=True`` returns the stored, pooled matrix. Every factory takes it.
+        """
         return VectorConfig(
-            name=name, dimension=dimension, dtype=dtype, index=index or VectorIndexConfig()
+            name=name,
+            dimension=dimension,
+            dtype=dtype,
+            index=index or VectorIndexConfig(),
+            pool_factor=pool_factor,
         )
 
     @staticmethod
@@ -50,6 +60,7 @@ class _MultiVectors:
         dimension: int | None = None,
         dtype: VectorDType = "float16",
         index: VectorIndexConfig | None = None,
+        pool_factor: int = 1,
     ) -> VectorConfig:
         """A space embedded by any :class:`~multivector.MultiVectorEmbedder` at import and query time."""
         if not (hasattr(embedder, "embed_documents") and hasattr(embedder, "embed_query")):
@@ -65,6 +76,7 @@ class _MultiVectors:
             dtype=dtype,
             index=index or VectorIndexConfig(),
             embedder=embedder,
+            pool_factor=pool_factor,
         )
 
     @staticmethod
@@ -77,6 +89,7 @@ class _MultiVectors:
         base_url: str | None = None,
         dtype: VectorDType = "float16",
         index: VectorIndexConfig | None = None,
+        pool_factor: int = 1,
     ) -> VectorConfig:
         """A space embedded by Jina AI's multi-vector API (key from ``connect(headers=...)`` or env)."""
         if dimensions not in (128, 96, 64):
@@ -91,6 +104,7 @@ class _MultiVectors:
             dtype=dtype,
             index=index or VectorIndexConfig(),
             vectorizer_params={"model": model, "dimensions": dimensions, "base_url": base_url},
+            pool_factor=pool_factor,
         )
 
     @staticmethod
@@ -104,6 +118,7 @@ class _MultiVectors:
         normalize: bool = True,
         dtype: VectorDType = "float16",
         index: VectorIndexConfig | None = None,
+        pool_factor: int = 1,
     ) -> VectorConfig:
         """A space embedded by the offline MiniLM token embedder
         (:class:`~multivector.embeddings.minilm.MiniLMTokenEmbedder`), configured by its settings.
@@ -132,6 +147,7 @@ class _MultiVectors:
                 "max_length": max_length,
                 "normalize": bool(normalize),
             },
+            pool_factor=pool_factor,
         )
 
 
@@ -166,15 +182,25 @@ class _VectorIndex:
         sample_tokens: int = 131_072,
         n_iter: int = 8,
         seed: int = 0,
+        nbits: int | None = 2,
+        n_decode: int = 1024,
+        n_rerank: int = 128,
+        retrain_drift: float = 1.5,
     ) -> VectorIndexConfig:
-        """PLAID-style centroid index: approximate candidates, then exact MaxSim reranking.
+        """PLAID-style compressed centroid index: approximate candidates, exact final scores.
 
-        Each query token probes its ``nprobe`` nearest k-means centroids; the ``n_candidates``
-        documents with the best centroid-interaction score are reranked with exact MaxSim, so
-        scores stay exact and only recall is approximate (see docs/approximate-search.md).
-        Exact search is used while fewer than ``min_train_docs`` objects exist and whenever at
-        most ``flat_search_cutoff`` objects match the filter. Parameters are validated when a
-        collection uses the config (``ConfigError`` naming the bad value).
+        Every token is stored in the index as its nearest k-means centroid plus ``nbits``-bit
+        residual codes (1, 2 or 4; None: centroid ids only). Each query token probes its
+        ``nprobe`` nearest centroids; the inverted lists give ``n_candidates`` documents, the
+        best ``n_decode`` of them by centroid interaction are scored on their decoded codes, and
+        the best ``n_rerank`` (at least ``2 * limit``) are rescored with exact MaxSim over the
+        stored rows, so scores stay exact and only recall is approximate (see
+        docs/approximate-search.md). Exact search is used while the index is untrained and
+        whenever at most ``flat_search_cutoff`` objects match the filter. Training runs in the
+        background once ``min_train_docs`` objects exist, again after ``retrain_growth`` times
+        growth or when new tokens fit the centroids ``retrain_drift`` times worse, or at once
+        with ``collection.retrain_index()``. Parameters are validated when a collection uses the
+        config (``ConfigError`` naming the bad value).
         """
         return VectorIndexConfig(
             kind="plaid",
@@ -188,6 +214,10 @@ class _VectorIndex:
                 "sample_tokens": sample_tokens,
                 "n_iter": n_iter,
                 "seed": seed,
+                "nbits": nbits,
+                "n_decode": n_decode,
+                "n_rerank": n_rerank,
+                "retrain_drift": retrain_drift,
             },
         )
 

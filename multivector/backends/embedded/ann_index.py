@@ -40,7 +40,7 @@ from multivector.backends.embedded.ann_training import (
 )
 from multivector.errors import ConfigError
 from multivector.kernels import SearchResult, maxsim_search
-from multivector.kernels.ann_centroid import distinct_codes
+from multivector.kernels.ann_centroid import centroid_scores_at, distinct_codes
 from multivector.kernels.ann_kmeans import assign_centroids, kmeans, sample_rows
 from multivector.kernels.ann_probe import probe_centroids, query_similarity
 from multivector.schema.config import CollectionConfig, VectorIndexConfig
@@ -366,6 +366,10 @@ class CentroidIndex:
                     f"ann index out of sync: its codes hold {store.n_slots} slots, the arena {n}"
                 )
             sim_t = np.ascontiguousarray(sim_rows.T)
+            n_decode = max(self.params.n_decode, rerank)
+            if slots.size > n_decode:  # centroid interaction over every code of each candidate
+                ci = centroid_scores_at(sim_t, *self._docs.view(), slots)
+                slots = slots[np.argpartition(-ci, n_decode - 1)[:n_decode]]
             approx = store.score(q, sim_t, slots, parallel=slots.size > PARALLEL_RESIDUAL)
             slots = slots[np.argpartition(-approx, rerank - 1)[:rerank]]
         chosen = np.zeros(n, dtype=np.bool_)

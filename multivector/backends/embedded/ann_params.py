@@ -31,7 +31,8 @@ class PlaidParams:
 
     Compression: ``nbits`` (1, 2 or 4; None keeps centroid ids only, the 0.1 index) stores every
     token as its centroid id plus ``nbits``-bit residual codes, scores the candidates on those
-    codes and reranks only the best ``n_rerank`` (at least ``2 * limit``) with exact MaxSim over
+    codes (after keeping the best ``n_decode`` of them by centroid interaction over all their
+    centroid ids) and reranks only the best ``n_rerank`` (at least ``2 * limit``) with exact MaxSim over
     the stored rows. ``retrain_drift`` asks for a background retraining once tokens appended since
     training leave that many times the residual energy the training sample left (0 = never).
     """
@@ -46,6 +47,7 @@ class PlaidParams:
     retrain_growth: float = 8.0
     seed: int = 0
     nbits: int | None = 2
+    n_decode: int = 1024
     n_rerank: int = 128
     retrain_drift: float = 1.5
 
@@ -63,9 +65,8 @@ class PlaidParams:
         ):
             check_int(f"plaid index: {name}", getattr(self, name), low)
         check_int("plaid index: n_rerank", self.n_rerank, 1)
-        if self.nbits is not None and (
-            isinstance(self.nbits, bool) or self.nbits not in (1, 2, 4)
-        ):
+        check_int("plaid index: n_decode", self.n_decode, 1)
+        if self.nbits is not None and (isinstance(self.nbits, bool) or self.nbits not in (1, 2, 4)):
             raise ConfigError(
                 f"plaid index: nbits must be 1, 2 or 4 (bits per residual dimension) or None "
                 f"(centroid ids only), got {self.nbits!r}"

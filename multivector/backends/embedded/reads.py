@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from multivector._types import BoolArray
+from multivector.backends.embedded.ann_index import make_ann_index
 from multivector.backends.embedded.ann_params import TrainReport
 from multivector.backends.embedded.ann_spaces import SpaceIndexes
 from multivector.backends.embedded.arena import TokenArena
@@ -25,7 +26,7 @@ from multivector.backends.embedded.maintenance import Maintenance
 from multivector.backends.embedded.read_view import EmbeddedReadView
 from multivector.backends.protocol import SearchRequest, StoredObject
 from multivector.errors import CollectionNotFoundError, ConfigError
-from multivector.schema.config import CollectionConfig
+from multivector.schema.config import CollectionConfig, VectorIndexConfig
 from multivector.schema.query import FilterNode
 from multivector.text.stopwords import Stopwords
 
@@ -173,6 +174,11 @@ class EmbeddedReads:
                     "training_wanted": index.wants_training(len(self._slot_of)),
                 }
             return out
+
+    @staticmethod
+    def check_index_config(config: VectorIndexConfig) -> None:
+        """Raise ConfigError for an index config this store rejects (before anything changes)."""
+        make_ann_index(config)
 
     @property
     def index_dirty(self) -> bool:
