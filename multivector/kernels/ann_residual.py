@@ -5,7 +5,8 @@ A token vector ``x`` is stored as the id ``c`` of its nearest centroid plus its 
 the ``2**nbits - 1`` bucket *cut-offs* are quantiles of the training residuals' values in that
 dimension and the ``2**nbits`` bucket *weights* are the quantiles at the buckets' midpoints (as
 ColBERTv2 does, but per dimension: token embeddings are anisotropic, and a per-dimension table
-costs ``dim * 2**nbits`` floats). The decoded vector is ``centroids[c] + weights[d, bucket]``.
+costs ``dim * 2**nbits`` floats); each weight is then replaced by the mean of the training values in
+its bucket, which lowers the squared error for the same cut-offs. The decoded vector is ``centroids[c] + weights[d, bucket]``.
 
 Codes are packed little-endian within a byte: dimension ``d`` occupies bits
 ``(d * nbits) % 8 ..`` of byte ``d * nbits // 8``, so a token takes ``ceil(dim * nbits / 8)``
@@ -69,8 +70,19 @@ def fit_codec(residuals: F32Array, nbits: int) -> ResidualCodec:
     cut_q = np.arange(1, levels, dtype=np.float64) / levels
     mid_q = (np.arange(levels, dtype=np.float64) + 0.5) / levels
     data = np.asarray(residuals, dtype=np.float32)
-    cutoffs = np.quantile(data, cut_q, axis=0).T.astype(np.float32)
+    cutoffs = np.ascontiguousarray(np.quantile(data, cut_q, axis=0).T.astype(np.float32))
     weights = np.quantile(data, mid_q, axis=0).T.astype(np.float32)
+    # Each bucket's weight is the mean of its values (the squared-error optimum for these
+    # cut-offs), the midpoint quantile where a bucket is empty.
+    dim = data.shape[1]
+    buckets = np.zeros(data.shape, dtype=np.int64)
+    for m in range(levels - 1):
+        buckets += data >= cutoffs[None, :, m]
+    flat = (np.arange(dim)[None, :] * levels + buckets).ravel()
+    sums = np.bincount(flat, weights=data.ravel().astype(np.float64), minlength=dim * levels)
+    counts = np.bincount(flat, minlength=dim * levels)
+    means = (sums / np.maximum(counts, 1)).reshape(dim, levels)
+    weights = np.where(counts.reshape(dim, levels) > 0, means, weights).astype(np.float32)
     return ResidualCodec(nbits, np.ascontiguousarray(cutoffs), np.ascontiguousarray(weights))
 
 
