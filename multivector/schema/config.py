@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from importlib.util import find_spec
 from typing import Any, Literal
 
+from multivector._checks import check_int
 from multivector._types import MultiVectorEmbedder, StrEnum
 from multivector.errors import ConfigError, OptionalDependencyError
 from multivector.schema.tenancy import MultiTenancyConfig
@@ -209,7 +210,8 @@ class VectorConfig:
     ``"text2vec_jinaai"``. ``dimension`` is fixed by configuration or by the first insert.
     ``dtype`` is the embedded store's token storage: ``"float16"`` (default), ``"float32"``, or
     ``"int8"`` (symmetric per-token quantisation, one float32 scale per token: ``dim + 4`` bytes
-    per token; the Qdrant backend stores int8 spaces as exact float32).
+    per token; the Qdrant backend stores int8 spaces as exact float32). ``pool_factor`` > 1 pools
+    what is stored at insert (:mod:`multivector.kernels.token_pooling`), never queries.
     """
 
     name: str
@@ -220,9 +222,11 @@ class VectorConfig:
     index: VectorIndexConfig = field(default_factory=VectorIndexConfig)
     vectorizer_params: Mapping[str, Any] = field(default_factory=dict)
     embedder: MultiVectorEmbedder | None = field(default=None, compare=False, repr=False)
+    pool_factor: int = 1
 
     def __post_init__(self) -> None:
         validate_property_name(self.name)
+        check_int(f"vector {self.name!r}: pool_factor", self.pool_factor, 1)
         if self.dtype not in ("float16", "float32", "int8"):
             raise ConfigError(
                 f"vector {self.name!r}: dtype {self.dtype!r} is not supported; "
@@ -257,6 +261,7 @@ class VectorConfig:
             "dtype": self.dtype,
             "index": self.index.to_dict(),
             "vectorizer_params": dict(self.vectorizer_params),
+            "pool_factor": self.pool_factor,
         }
 
     @classmethod
@@ -270,6 +275,7 @@ class VectorConfig:
             dtype=data.get("dtype", "float16"),
             index=VectorIndexConfig.from_dict(data.get("index", {})),
             vectorizer_params=dict(data.get("vectorizer_params", {})),
+            pool_factor=data.get("pool_factor", 1),
         )
 
 
