@@ -111,7 +111,10 @@ def _resolve_vectors(vector: Any, config: CollectionConfig, where: str) -> dict[
 
 
 def check_matrix(value: Any, vec: VectorConfig, where: str) -> F32Array:
-    """Validate one matrix for ``vec`` (shape, finiteness, dimension, float16 range)."""
+    """Validate one matrix for ``vec`` (shape, finiteness, dimension, float16 range) and, for a
+    space with ``pool_factor`` > 1, pool its tokens: every matrix an object stores (given by the
+    user or returned by the space's embedder, on every write verb) passes here, queries do not.
+    """
     matrix = validate_matrix(value, where=f"{where}, vector {vec.name!r}", dimension=vec.dimension)
     if vec.dtype in ("float16", "int8") and float(np.abs(matrix).max()) > _FLOAT16_MAX:
         raise InvalidVectorError(
@@ -119,6 +122,10 @@ def check_matrix(value: Any, vec: VectorConfig, where: str) -> F32Array:
             f"(dtype {vec.dtype!r} keeps float16 rows in the store file); "
             "normalise the vectors or configure the space with dtype='float32'"
         )
+    if vec.pool_factor > 1:
+        from multivector.kernels.token_pooling import pool_tokens  # loads numba
+
+        matrix = pool_tokens(matrix, vec.pool_factor)
     return matrix
 
 
