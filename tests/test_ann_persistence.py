@@ -1,0 +1,194 @@
+"""The persisted PLAID index: written with the store's cache, mapped back on reopen, and never
+served when it disagrees with the objects in SQLite, whatever write step a SIGKILL interrupts."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import multivector
+from multivector.config import Configure
+from multivector.kernels import maxsim_scores
+
+INDEX = Configure.VectorIndex.plaid(
+    n_centroids=16,
+    n_candidates=120,
+    n_decode=60,
+    n_rerank=20,
+    flat_search_cutoff=0,
+    min_train_docs=50,
+    n_iter=4,
+)
+DIM = 16
+
+
+def docs(seed: int, n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        m = rng.standard_normal((int(rng.integers(3, 12)), DIM)).astype(np.float32)
+        out.append(m / np.linalg.norm(m, axis=1, keepdims=True))
+    return out
+
+
+def insert(col: multivector.Collection, matrices: list[np.ndarray], start: int) -> None:
+    objects = [
+        multivector.DataObject({"i": start + j}, multivector.generate_uuid5(start + j), {"mv": m})
+        for j, m in enumerate(matrices)
+    ]
+    assert not col.data.insert_many(objects).has_errors
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of 300 objects whose trained index was persisted at close."""
+    path = tmp_path_factory.mktemp("base")
+    with multivector.connect(path=path) as client:
+        col = client.collections.create(
+            "Docs", vector_config=[Configure.MultiVectors.self_provided(name="mv", index=INDEX)]
+        )
+        insert(col, docs(1, 300), 0)
+        col.retrain_index()
+    stamp = next((path / "cache").glob("c*/stamp.json"))
+    assert '"indexes": [{' in stamp.read_text()
+    return path
+
+
+CHILD = r"""
+import os, signal, sys
+import numpy as np
+sys.path.insert(0, sys.argv[3])
+import multivector
+from multivector.backends.durable import folder_cache
+from test_ann_persistence import docs, insert
+path, kill_at = sys.argv[1], int(sys.argv[2])
+state = {"armed": False, "writes": 0}
+real_write, real_crc = folder_cache._write_npy, folder_cache._stamp_crc
+
+def step():
+    if state["armed"]:
+        if state["writes"] == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        state["writes"] += 1
+
+def write(p, a):
+    step()
+    real_write(p, a)
+
+def crc(stamp):
+    if "files" in stamp:  # the save's last step before the stamp is written
+        step()
+    return real_crc(stamp)
+
+folder_cache._write_npy, folder_cache._stamp_crc = write, crc
+client = multivector.connect(path=path)
+col = client.collections.use("Docs")
+insert(col, docs(2, 150), 300)
+col.data.delete_many(where=multivector.Filter.by_property("i").less_than(40))
+col.retrain_index()
+print("ACKED", flush=True)
+state["armed"] = True
+client.close()
+print("CLOSED", state["writes"], flush=True)
+"""
+
+
+def run_child(path: Path, kill_at: int) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), str(kill_at), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = done.stdout.split()
+    assert "ACKED" in lines, done.stderr[-3000:]
+    return lines
+
+
+def check_store(path: Path) -> bool:
+    """Every acknowledged write is there and what is served agrees with the stored objects;
+    returns whether the persisted index was used (trained at once, without training)."""
+    with multivector.connect(path=path) as client:
+        col = client.collections.use("Docs")
+        assert len(col) == 410  # 300 + 150 - 40: acknowledged before the kill
+        index = col.backend._ann.index(col.backend.config, "mv", col.backend._arenas["mv"])
+        restored = index is not None and index.trained
+        if restored:  # a mapped index must index exactly these objects
+            assert index.n_slots == col.backend._arenas["mv"].n_slots
+            assert index.residuals is not None
+            np.testing.assert_array_equal(
+                index.residuals.offsets(), col.backend._arenas["mv"].offsets()
+            )
+        arena = col.backend._arenas["mv"]
+        for d in (0, 45, 320, 449):
+            q = docs(1 if d < 300 else 2, 300 if d < 300 else 150)[d % 300 if d < 300 else d - 300]
+            got = col.query.near_vector(
+                q, limit=5, return_metadata=multivector.MetadataQuery(distance=True)
+            )
+            exact = maxsim_scores(q, arena.tokens(), arena.offsets(), col.backend.alive())
+            # every returned score is the object's exact MaxSim; deleted objects never come back
+            for obj in got.objects:
+                assert obj.properties["i"] >= 40
+                slot = col.backend._slot_of[str(obj.uuid)]
+                assert -obj.metadata.distance == pytest.approx(float(exact[slot]), abs=1e-3)
+            if d >= 40:
+                assert str(got.objects[0].uuid) == str(multivector.generate_uuid5(d))
+    return restored
+
+
+@pytest.mark.slow
+def test_sigkill_at_every_write_step_of_the_index_never_serves_a_disagreeing_index(
+    base: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "run"
+    shutil.copytree(base, path)
+    lines = run_child(path, kill_at=10_000)  # a full run counts the steps
+    steps = int(lines[lines.index("CLOSED") + 1])
+    assert steps >= 12  # uuids, tokens, offsets, ten index arrays, the stamp
+    assert check_store(path)  # a clean close: the index is mapped back, not retrained
+    outcomes = []
+    for kill_at in range(steps):
+        path = tmp_path / f"kill{kill_at}"
+        shutil.copytree(base, path)
+        assert "CLOSED" not in run_child(path, kill_at)
+        outcomes.append(check_store(path))
+    assert not any(outcomes)  # a save cut short never leaves an index that is used
+
+
+def test_reopen_serves_the_same_results_from_the_mapped_index(base: Path, tmp_path: Path) -> None:
+    path = tmp_path / "copy"
+    shutil.copytree(base, path)
+    queries = docs(1, 300)[:20]
+    with multivector.connect(path=path) as client:
+        col = client.collections.use("Docs")
+        first = [[str(o.uuid) for o in col.query.near_vector(q, limit=8).objects] for q in queries]
+        assert col.index_stats()["mv"]["trained"]  # mapped: no training was needed
+        arrays = col.backend._ann.get("mv").residuals.arrays()
+        assert not arrays["residuals"].flags.writeable  # a read-only memory map
+    with multivector.connect(path=path, read_only=True) as reader:
+        col = reader.collections.use("Docs")
+        again = [[str(o.uuid) for o in col.query.near_vector(q, limit=8).objects] for q in queries]
+        assert col.index_stats()["mv"]["trained"]
+    assert again == first
+
+
+def test_a_damaged_index_file_is_detected_and_rebuilt(base: Path, tmp_path: Path) -> None:
+    path = tmp_path / "damaged"
+    shutil.copytree(base, path)
+    target = next((path / "cache").glob("c*/a0.residuals.npy"))
+    data = bytearray(target.read_bytes())
+    data[-5] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with multivector.connect(path=path) as client:
+        with pytest.warns(multivector.errors.StorageWarning, match="CRC"):
+            col = client.collections.use("Docs")
+            len(col)
+        assert not col.index_stats()["mv"]["trained"]  # not trusted: trained again
+        col.query.near_vector(docs(1, 1)[0], limit=3)
+        col.wait_for_index()
+        assert col.index_stats()["mv"]["trained"]
