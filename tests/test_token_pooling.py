@@ -21,8 +21,6 @@ from multivector.kernels.token_pooling import (
     ward_linkage,
 )
 
-hierarchy = pytest.importorskip("scipy.cluster.hierarchy")
-
 DIM = 16
 
 
@@ -31,6 +29,7 @@ def reference_labels(rows: np.ndarray, n_clusters: int) -> list[int]:
     """SciPy's flat clusters of Ward linkage on the cosine distances, renumbered 0, 1, ... in
     order of first member (the kernel's numbering).
     """
+    hierarchy = pytest.importorskip("scipy.cluster.hierarchy")  # a dev extra
     n = rows.shape[0]
     if n_clusters >= n:
         return list(range(n))
@@ -107,6 +106,7 @@ def test_pooled_matrix_matches_the_reference(rows, pool_factor):
 @settings(max_examples=40, deadline=None)
 @given(token_matrices())
 def test_merge_heights_match_scipy(rows):
+    hierarchy = pytest.importorskip("scipy.cluster.hierarchy")
     n = rows.shape[0]
     if n < 2:
         return
