@@ -192,3 +192,31 @@ def test_a_damaged_index_file_is_detected_and_rebuilt(base: Path, tmp_path: Path
         col.query.near_vector(docs(1, 1)[0], limit=3)
         col.wait_for_index()
         assert col.index_stats()["mv"]["trained"]
+
+
+def test_large_files_are_checked_after_the_load_and_a_damaged_one_reloads_from_sqlite(
+    base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    import warnings
+
+    from multivector.backends.durable import folder_cache
+
+    monkeypatch.setattr(folder_cache, "DEFER_CRC_BYTES", 1024)  # every index array is "large"
+    path = tmp_path / "late"
+    shutil.copytree(base, path)
+    target = next((path / "cache").glob("c*/a0.residuals.npy"))
+    data = bytearray(target.read_bytes())
+    data[-5] ^= 0xFF  # any residual byte decodes to some bucket: served, never out of bounds
+    target.write_bytes(bytes(data))
+    with multivector.connect(path=path) as client, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        col = client.collections.use("Docs")
+        stamp = next((path / "cache").glob("c*")) / "stamp.json"
+        deadline = time.monotonic() + 30
+        while not any("CRC" in str(w.message) for w in caught) and time.monotonic() < deadline:
+            assert len(col) == 300  # served meanwhile; a call after the check reloads
+            time.sleep(0.02)
+        assert any("CRC" in str(w.message) for w in caught)
+        assert not stamp.exists()  # the cache is not trusted again
+        assert not col.index_stats()["mv"]["trained"]  # reloaded from SQLite: trained anew

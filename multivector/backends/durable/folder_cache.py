@@ -17,6 +17,14 @@ any file that fails its CRC-32 (kept in the stamp, itself checksummed), fails to
 and that case also warns once (:class:`~multivector.errors.StorageWarning`), since a cache
 file should never be damaged. The stamp is removed before files are rewritten and written last,
 so a torn rewrite is never used.
+
+Files of at least ``DEFER_CRC_BYTES`` (token rows, scales, residual codes: gigabytes at scale,
+about 1 GB/s to checksum) are checked after the load instead of before it, so a reopen answers at
+once: the load still checks every file's size, dtype, shape and the index's value ranges (so
+nothing can read out of bounds), and :meth:`ArenaCache.verify_deferred` (run by the storage on a
+background thread) reports a CRC mismatch, after which the stamp is removed and the collection
+reloads from SQLite. A damaged row can thus serve wrong scores for the seconds that check takes,
+never crash a search.
 """
 
 from __future__ import annotations
@@ -31,8 +39,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from multivector.backends.embedded.bm25_postings import BulkPostings
 from multivector.backends.embedded.ann_state import IndexState
+from multivector.backends.embedded.bm25_postings import BulkPostings
 from multivector.backends.embedded.storage import KeywordCache, PackedArena, Snapshot
 from multivector.schema.config import CollectionConfig
 
@@ -52,9 +60,13 @@ class CachedState(NamedTuple):
     arenas: dict[str, PackedArena] | None
     keyword: dict[str, KeywordCache]
     indexes: dict[str, IndexState]
+    #: Large files loaded before their CRC was checked: ``(path, expected CRC-32)``.
+    unverified: list[tuple[Path, int]]
 
 
 _STAMP = "stamp.json"
+#: Cache files at least this large are CRC-checked after the load (see the module docstring).
+DEFER_CRC_BYTES = 64 << 20
 
 
 class ArenaCache:
@@ -116,9 +128,13 @@ class ArenaCache:
     def _load_checked(
         self, folder: Path, stamp: dict[str, Any], n: int, uuids: list[str]
     ) -> CachedState | None:
+        unverified = []
         for name, crc in dict(stamp.get("files") or {}).items():
             if name == "uuids.npy" or name[0] in "ka" or self._keeps_tokens(stamp):
                 try:
+                    if (folder / name).stat().st_size >= DEFER_CRC_BYTES:
+                        unverified.append((folder / name, int(crc)))
+                        continue
                     actual = file_crc(folder / name)
                 except OSError as exc:
                     self.last_problem = f"{folder / name} cannot be read ({exc})"
@@ -169,7 +185,24 @@ class ArenaCache:
         except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as exc:
             self.last_problem = f"the cache in {folder} cannot be loaded ({exc})"
             return None
-        return CachedState(arenas, keyword, indexes)
+        return CachedState(arenas, keyword, indexes, unverified)
+
+    def verify_deferred(self, collection_id: int, files: list[tuple[Path, int]]) -> str | None:
+        """CRC-check files a load deferred; on a mismatch remove the stamp (the next load
+        rebuilds from SQLite) and return the problem (None: all good).
+        """
+        for path, crc in files:
+            try:
+                ok = file_crc(path) == crc
+            except OSError as exc:
+                problem = f"{path} cannot be read ({exc})"
+            else:
+                if ok:
+                    continue
+                problem = f"{path} is damaged (CRC-32 mismatch)"
+            (self._dir(collection_id) / _STAMP).unlink(missing_ok=True)
+            return problem
+        return None
 
     def _keeps_tokens(self, stamp: dict[str, Any]) -> bool:
         """Whether the cache described by ``stamp`` has token files to map."""

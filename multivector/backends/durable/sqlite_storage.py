@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,6 +91,8 @@ class SqliteCollectionStorage:
         self._cache_tokens = cache is not None and cache.tokens
         #: Whether the last full load found everything in the cache (else it needs a rewrite).
         self.cache_hit = False
+        #: Set by the background check of large cache files when one is damaged.
+        self._cache_damage: str | None = None
 
     @property
     def collection_id(self) -> int:
@@ -168,6 +172,14 @@ class SqliteCollectionStorage:
 
     def poll(self) -> StorageDelta | None:
         """What other connections committed since the last look (None: nothing)."""
+        damage, self._cache_damage = self._cache_damage, None
+        if damage is not None:  # the mapped cache failed its late CRC check: reload from SQLite
+            warnings.warn(
+                f"{damage}; reloading from {self._db.file} (the source of truth)",
+                StorageWarning,
+                stacklevel=2,
+            )
+            return StorageDelta(reload=self.snapshot())
         version = self._db.data_version()
         if version == self._data_version:
             return None
@@ -293,6 +305,8 @@ class SqliteCollectionStorage:
                     StorageWarning,
                     stacklevel=2,
                 )
+        if state is not None and state.unverified and self._cache is not None:
+            self._verify_later(self._cache, state.unverified)
         arenas = state.arenas if state is not None else None
         keyword = _usable_keyword(state.keyword if state is not None else {}, config)
         if self._cache is not None:
@@ -319,6 +333,16 @@ class SqliteCollectionStorage:
             keyword=keyword,
             indexes=state.indexes if state is not None and state.arenas is not None else {},
         )
+
+    def _verify_later(self, cache: ArenaCache, files: list[tuple[Path, int]]) -> None:
+        """CRC-check the large cache files just mapped on a background thread."""
+
+        def check() -> None:
+            problem = cache.verify_deferred(self._id, files)
+            if problem is not None:
+                self._cache_damage = problem
+
+        threading.Thread(target=check, name="multivector-cache-check", daemon=True).start()
 
     def _decode_matrix(
         self, uuid: str, n: int, dim: int, dtype: str, data: bytes
