@@ -89,16 +89,15 @@ def test_scoring_on_codes_matches_numpy_on_the_decoded_vectors(dim, nbits, n_doc
     codec = fit_codec(x - centroids[codes], nbits)
     packed = encode_residuals(x[:total], codes[:total], centroids, codec)
     query = rng.standard_normal((q, dim)).astype(np.float32)  # negative similarities too
-    sim_t = np.ascontiguousarray((query @ centroids.T).T)
     slots = rng.permutation(n_docs).astype(np.int64)
     decoded = decode_residuals(packed, codes[:total], centroids, codec)
     for parallel in (False, True):
         got = residual_maxsim(
             query,
-            sim_t,
             codes[:total],
             packed,
             byte_table(codec),
+            centroids,
             offsets,
             slots,
             parallel=parallel,

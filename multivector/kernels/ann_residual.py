@@ -12,10 +12,9 @@ Codes are packed little-endian within a byte: dimension ``d`` occupies bits
 ``(d * nbits) % 8 ..`` of byte ``d * nbits // 8``, so a token takes ``ceil(dim * nbits / 8)``
 bytes (32 B at 128 dims and 2 bits).
 
-:func:`residual_maxsim` scores documents straight from their codes: each candidate's tokens are
-decoded one at a time into a ``dim``-float buffer (never the whole collection) and the query's
-rows are dotted with it, using ``q . x = q . centroid + q . residual`` with the first term read
-from the query-by-centroid similarities already computed for probing.
+:func:`residual_maxsim` scores documents from their codes: a block of candidates at a time is
+decoded into a small float32 arena (never the whole collection) and scored by the exact MaxSim
+kernel.
 
 Arrays only; the kernels trust their inputs (:mod:`multivector.backends.embedded.ann_index` checks).
 """
@@ -26,13 +25,15 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from multivector._types import F32Array, I64Array
+from multivector.kernels.maxsim import maxsim_scores
 
 __all__ = [
     "ResidualCodec",
     "byte_table",
+    "decode_docs",
     "decode_residuals",
     "encode_residuals",
     "fit_codec",
@@ -165,102 +166,64 @@ def byte_table(codec: ResidualCodec) -> F32Array:
     return np.ascontiguousarray(table, dtype=np.float32)
 
 
-@_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _score_doc(
-    query: np.ndarray,
-    sim_t: np.ndarray,
+@_kernel(nogil=True, cache=True)
+def _decode_docs_jit(
     tok_codes: np.ndarray,
     packed: np.ndarray,
     table: np.ndarray,
-    start: int,
-    stop: int,
-    buf: np.ndarray,
-    best: np.ndarray,
-) -> np.float32:
-    """MaxSim of one document from its codes; ``buf`` float32 ``[dim]`` scratch.
-
-    (A transposed ``[dim, 16]`` token block measured 6x slower here: numba did not vectorise
-    the two-array inner loop; the dot-product reduction over ``dim`` does vectorise.)
-    """
-    n_rows = query.shape[0]
+    centroids: np.ndarray,
+    offsets: np.ndarray,
+    slots: np.ndarray,
+    out: np.ndarray,
+    out_offsets: np.ndarray,
+) -> None:
+    dim = centroids.shape[1]
     per_byte = table.shape[2]
-    for r in range(n_rows):
-        best[r] = _NEG_INF
-    for t in range(start, stop):
-        for b in range(packed.shape[1]):
-            v = packed[t, b]
-            for e in range(per_byte):
-                buf[b * per_byte + e] = table[b, v, e]
-        c = tok_codes[t]
-        for r in range(n_rows):
-            acc = sim_t[c, r]
-            for d in range(query.shape[1]):
-                acc += query[r, d] * buf[d]
-            if acc > best[r]:
-                best[r] = acc
-    total = np.float32(0.0)
-    for r in range(n_rows):
-        total += best[r]
-    return total
-
-
-@_kernel(fastmath=_FASTMATH, nogil=True, cache=True, parallel=True)
-def _residual_parallel(
-    query: np.ndarray,
-    sim_t: np.ndarray,
-    tok_codes: np.ndarray,
-    packed: np.ndarray,
-    table: np.ndarray,
-    offsets: np.ndarray,
-    slots: np.ndarray,
-) -> np.ndarray:
-    m = slots.shape[0]
-    out = np.empty(m, dtype=np.float32)
-    dim = table.shape[0] * table.shape[2]
-    n_chunks = (m + 31) // 32
-    for chunk in prange(n_chunks):
-        buf = np.empty(dim, dtype=np.float32)
-        best = np.empty(query.shape[0], dtype=np.float32)
-        for i in range(chunk * 32, min(m, chunk * 32 + 32)):
-            s = slots[i]
-            start, stop = offsets[s], offsets[s + 1]
-            if stop <= start:
-                out[i] = _NEG_INF
-            else:
-                out[i] = _score_doc(query, sim_t, tok_codes, packed, table, start, stop, buf, best)
-    return out
-
-
-@_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
-def _residual_serial(
-    query: np.ndarray,
-    sim_t: np.ndarray,
-    tok_codes: np.ndarray,
-    packed: np.ndarray,
-    table: np.ndarray,
-    offsets: np.ndarray,
-    slots: np.ndarray,
-) -> np.ndarray:
-    m = slots.shape[0]
-    out = np.empty(m, dtype=np.float32)
-    buf = np.empty(table.shape[0] * table.shape[2], dtype=np.float32)
-    best = np.empty(query.shape[0], dtype=np.float32)
-    for i in range(m):
+    pos = 0
+    out_offsets[0] = 0
+    for i in range(slots.shape[0]):
         s = slots[i]
-        start, stop = offsets[s], offsets[s + 1]
-        if stop <= start:
-            out[i] = _NEG_INF
-        else:
-            out[i] = _score_doc(query, sim_t, tok_codes, packed, table, start, stop, buf, best)
-    return out
+        for t in range(offsets[s], offsets[s + 1]):
+            c = tok_codes[t]
+            for b in range(packed.shape[1]):
+                v = packed[t, b]
+                for e in range(per_byte):
+                    d = b * per_byte + e
+                    if d < dim:
+                        out[pos, d] = centroids[c, d] + table[b, v, e]
+            pos += 1
+        out_offsets[i + 1] = pos
+
+
+def decode_docs(
+    tok_codes: np.ndarray,
+    packed: np.ndarray,
+    table: F32Array,
+    centroids: F32Array,
+    offsets: I64Array,
+    slots: I64Array,
+) -> tuple[F32Array, I64Array]:
+    """The decoded token rows of documents ``slots`` as a small packed arena: float32
+    ``[rows, dim]`` and offsets ``[len(slots) + 1]`` (document ``i`` is ``slots[i]``).
+    """
+    lengths = offsets[slots + 1] - offsets[slots]
+    out = np.empty((int(lengths.sum()), centroids.shape[1]), dtype=np.float32)
+    out_offsets = np.empty(slots.shape[0] + 1, dtype=np.int64)
+    _decode_docs_jit(tok_codes, packed, table, centroids, offsets, slots, out, out_offsets)
+    return out, out_offsets
+
+
+#: Candidates decoded per block before the exact kernel scores them (~2 MB of float32 rows at 64
+#: tokens x 128 dims: the block stays in cache between decoding and scoring).
+DECODE_BLOCK = 64
 
 
 def residual_maxsim(
     query: F32Array,
-    sim_t: F32Array,
     tok_codes: np.ndarray,
     packed: np.ndarray,
     table: F32Array,
+    centroids: F32Array,
     offsets: I64Array,
     slots: I64Array,
     *,
@@ -268,11 +231,16 @@ def residual_maxsim(
 ) -> F32Array:
     """MaxSim of ``query`` ``[q, dim]`` against the decoded tokens of documents ``slots``.
 
-    ``sim_t`` float32 ``[k, q]``: centroid-by-query-row dot products; ``tok_codes`` ``[T]`` the
-    centroid id of every token row; ``packed`` uint8 ``[T, bytes]`` its residual codes;
-    ``table`` from :func:`byte_table`; ``offsets`` int64 the documents' token rows. Returns
-    float32 ``[len(slots)]`` (-inf for a document without tokens).
+    ``tok_codes`` ``[T]`` is every token row's centroid id, ``packed`` uint8 ``[T, bytes]`` its
+    residual codes, ``table`` from :func:`byte_table`, ``offsets`` int64 the documents' rows.
+    Blocks of ``DECODE_BLOCK`` documents are decoded to float32 and scored by the exact MaxSim
+    kernel (measured ~3x faster than a fused decode-and-dot loop, which numba does not
+    vectorise as well). Returns float32 ``[len(slots)]`` (-inf for a document without tokens).
     """
-    kernel = _residual_parallel if parallel else _residual_serial
-    out: F32Array = kernel(query, sim_t, tok_codes, packed, table, offsets, slots)
+    out = np.empty(slots.shape[0], dtype=np.float32)
+    ids = np.ascontiguousarray(slots, dtype=np.int64)
+    for lo in range(0, ids.shape[0], DECODE_BLOCK):
+        block = ids[lo : lo + DECODE_BLOCK]
+        rows, block_offsets = decode_docs(tok_codes, packed, table, centroids, offsets, block)
+        out[lo : lo + block.shape[0]] = maxsim_scores(query, rows, block_offsets, parallel=parallel)
     return out

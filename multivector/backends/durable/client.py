@@ -276,8 +276,7 @@ class DurableClient:
         stale = [
             (cid, col, storage)
             for cid, col, storage in self._open.values()
-            if not (storage.cache_hit and cache.is_current(cid, seq=storage.seq))
-            or col.index_dirty
+            if not (storage.cache_hit and cache.is_current(cid, seq=storage.seq)) or col.index_dirty
         ]
         # Only the writer writes the cache; a reading client becomes it briefly when it is free.
         if not stale or not self._db.try_writer():

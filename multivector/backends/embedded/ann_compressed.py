@@ -226,17 +226,15 @@ class ResidualStore:
 
     # ----------------------------------------------------------------- search
     def score(
-        self, query: F32Array, sim_t: F32Array, slots: I64Array, *, parallel: bool
+        self, query: F32Array, centroids: F32Array, slots: I64Array, *, parallel: bool
     ) -> F32Array:
-        """MaxSim of ``query`` against the decoded tokens of ``slots`` (float32 ``[len]``);
-        ``sim_t`` is the float32 ``[k, q]`` centroid-by-query-row similarity.
-        """
+        """MaxSim of ``query`` against the decoded tokens of ``slots`` (float32 ``[len]``)."""
         return residual_maxsim(
             query,
-            sim_t,
             self._tok_codes,
             self._packed,
             self._table,
+            centroids,
             self.offsets(),
             np.ascontiguousarray(slots, dtype=np.int64),
             parallel=parallel,

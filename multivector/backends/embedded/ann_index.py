@@ -370,7 +370,7 @@ class CentroidIndex:
             if slots.size > n_decode:  # centroid interaction over every code of each candidate
                 ci = centroid_scores_at(sim_t, *self._docs.view(), slots)
                 slots = slots[np.argpartition(-ci, n_decode - 1)[:n_decode]]
-            approx = store.score(q, sim_t, slots, parallel=slots.size > PARALLEL_RESIDUAL)
+            approx = store.score(q, self._centroids, slots, parallel=slots.size > PARALLEL_RESIDUAL)
             slots = slots[np.argpartition(-approx, rerank - 1)[:rerank]]
         chosen = np.zeros(n, dtype=np.bool_)
         chosen[slots] = True

@@ -58,9 +58,7 @@ def _monotone(offsets: np.ndarray, length: int, total: int) -> bool:
     )
 
 
-def state_problem(
-    state: IndexState, params: PlaidParams, arena_offsets: I64Array
-) -> str | None:
+def state_problem(state: IndexState, params: PlaidParams, arena_offsets: I64Array) -> str | None:
     """Why ``state`` cannot serve an arena with ``arena_offsets`` under ``params`` (None: it can)."""
     a, meta = state.arrays, state.meta
     try:
@@ -118,6 +116,8 @@ def _residual_problem(
     levels = 1 << nbits
     if a["cutoffs"].shape != (dim, levels - 1) or a["weights"].shape != (dim, levels):
         return "its codec is malformed"
-    if rows and (int(tok_codes.max()) >= k or (tok_codes.dtype == np.int32 and int(tok_codes.min()) < 0)):
+    if rows and (
+        int(tok_codes.max()) >= k or (tok_codes.dtype == np.int32 and int(tok_codes.min()) < 0)
+    ):
         return "its token codes name missing centroids"
     return None
