@@ -372,7 +372,9 @@ def test_params_are_validated_and_round_trip_through_json():
         with pytest.raises(ConfigError, match=next(iter(bad))):
             PlaidParams.from_params(bad)
     assert PlaidParams().centroids_for(10) == 10
-    assert PlaidParams().centroids_for(10**8) == 2048
+    assert PlaidParams().centroids_for(10**8) == 8192
+    assert PlaidParams().centroids_for(12_800_000) == 8192  # 2 * sqrt(12.8M) = 7155
+    assert PlaidParams().samples_for(8192) == 262_144 and PlaidParams().samples_for(16) == 131_072
 
 
 # ------------------------------------------------------------------------ collection hook

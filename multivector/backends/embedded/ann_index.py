@@ -212,9 +212,11 @@ class CentroidIndex:
         if rows.size == 0:
             self._centroids = None
             return TrainReport(0, 0, 0, time.perf_counter() - start)
-        pick = rows[sample_rows(rows.size, self.params.sample_tokens, seed=self.params.seed)]
+        wanted = self.params.centroids_for(int(rows.size))
+        n_sample = self.params.samples_for(wanted)
+        pick = rows[sample_rows(rows.size, n_sample, seed=self.params.seed)]
         sample = float_rows(tokens, scales, pick)
-        n_centroids = min(self.params.centroids_for(int(rows.size)), int(sample.shape[0]))
+        n_centroids = min(wanted, int(sample.shape[0]))
         self._centroids = kmeans(
             sample, n_centroids, n_iter=self.params.n_iter, seed=self.params.seed
         ).centroids

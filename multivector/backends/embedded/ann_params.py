@@ -21,11 +21,12 @@ __all__ = ["PlaidParams", "TrainReport"]
 class PlaidParams:
     """Settings of :class:`.ann_index.CentroidIndex` (docs/approximate-search.md explains each).
 
-    ``n_centroids`` None picks a power of two near ``sqrt(tokens) / 2`` (16..2048) at training;
+    ``n_centroids`` None picks a power of two near ``2 * sqrt(tokens)`` (16..8192) at training;
     ``nprobe`` centroids are probed per query token; ``n_candidates`` documents (at least
     ``2 * limit``) are reranked exactly; at most ``flat_search_cutoff`` matching objects means exact
     search; below ``min_train_docs`` live objects the index stays untrained (exact search);
-    ``sample_tokens`` token vectors and ``n_iter`` Lloyd iterations train k-means;
+    ``sample_tokens`` token vectors (None: 32 per centroid, at least 131,072) and ``n_iter`` Lloyd
+    iterations train k-means;
     ``retrain_growth`` (0 = never) asks for a background retraining once the collection has grown
     that many times its size at training; ``seed`` makes training deterministic.
 
@@ -38,11 +39,11 @@ class PlaidParams:
     """
 
     n_centroids: int | None = None
-    nprobe: int = 4
-    n_candidates: int = 1024
+    nprobe: int = 8
+    n_candidates: int = 2048
     flat_search_cutoff: int = 4_096
     min_train_docs: int = 2_000
-    sample_tokens: int = 131_072
+    sample_tokens: int | None = None
     n_iter: int = 8
     retrain_growth: float = 8.0
     seed: int = 0
@@ -59,12 +60,13 @@ class PlaidParams:
             ("n_candidates", 1),
             ("flat_search_cutoff", 0),
             ("min_train_docs", 1),
-            ("sample_tokens", 1),
             ("n_iter", 0),
             ("seed", 0),
         ):
             check_int(f"plaid index: {name}", getattr(self, name), low)
         check_int("plaid index: n_rerank", self.n_rerank, 1)
+        if self.sample_tokens is not None:
+            check_int("plaid index: sample_tokens", self.sample_tokens, 1)
         check_int("plaid index: n_decode", self.n_decode, 1)
         if self.nbits is not None and (isinstance(self.nbits, bool) or self.nbits not in (1, 2, 4)):
             raise ConfigError(
@@ -117,8 +119,14 @@ class PlaidParams:
         """Centroids to train for ``n_tokens`` token vectors (never more than the tokens)."""
         if self.n_centroids is not None:
             return max(1, min(self.n_centroids, n_tokens))
-        auto = int(2 ** round(math.log2(max(math.sqrt(max(n_tokens, 1)) / 2, 1.0))))
-        return max(1, min(n_tokens, max(16, min(2048, auto))))
+        auto = int(2 ** round(math.log2(max(2 * math.sqrt(max(n_tokens, 1)), 1.0))))
+        return max(1, min(n_tokens, max(16, min(8192, auto))))
+
+    def samples_for(self, n_centroids: int) -> int:
+        """Token vectors k-means trains on for ``n_centroids`` centroids."""
+        if self.sample_tokens is not None:
+            return self.sample_tokens
+        return max(131_072, 32 * n_centroids)
 
 
 class TrainReport(NamedTuple):
