@@ -92,6 +92,8 @@ insert(col, docs(2, 150), 300)
 col.data.delete_many(where=multivector.Filter.by_property("i").less_than(40))
 col.retrain_index()
 print("ACKED", flush=True)
+if kill_at < 0:  # a crash before close: the cache on disk is the one of the last close
+    os.kill(os.getpid(), signal.SIGKILL)
 state["armed"] = True
 client.close()
 print("CLOSED", state["writes"], flush=True)
@@ -220,3 +222,15 @@ def test_large_files_are_checked_after_the_load_and_a_damaged_one_reloads_from_s
         assert any("CRC" in str(w.message) for w in caught)
         assert not stamp.exists()  # the cache is not trusted again
         assert not col.index_stats()["mv"]["trained"]  # reloaded from SQLite: trained anew
+
+
+def test_a_crash_before_close_leaves_a_stale_index_that_is_caught_up_not_trusted(
+    base: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "crashed"
+    shutil.copytree(base, path)
+    assert "CLOSED" not in run_child(path, kill_at=-1)
+    assert check_store(path)  # caught up: the 300 old objects' codes kept, the new ones encoded
+    with multivector.connect(path=path) as client:  # the caught-up index was saved at close
+        col = client.collections.use("Docs")
+        assert col.index_stats()["mv"]["trained"] and not col.backend.index_dirty

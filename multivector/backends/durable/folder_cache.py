@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from multivector.backends.durable.index_files import load_index_files, write_index_files
 from multivector.backends.embedded.ann_state import IndexState
 from multivector.backends.embedded.bm25_postings import BulkPostings
 from multivector.backends.embedded.storage import KeywordCache, PackedArena, Snapshot
@@ -175,13 +176,7 @@ class ArenaCache:
                 if base is None:
                     return None
                 keyword[str(entry["property"])] = KeywordCache(str(entry["tokenization"]), base)
-            indexes = {}
-            for i, entry in enumerate(stamp.get("indexes") or []):
-                arrays = {
-                    key: np.load(folder / f"a{i}.{key}.npy", mmap_mode="r", allow_pickle=False)
-                    for key in entry["arrays"]
-                }
-                indexes[str(entry["space"])] = IndexState(arrays, dict(entry["meta"]))
+            indexes = load_index_files(folder, stamp.get("indexes") or [])
         except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as exc:
             self.last_problem = f"the cache in {folder} cannot be loaded ({exc})"
             return None
@@ -203,6 +198,29 @@ class ArenaCache:
             (self._dir(collection_id) / _STAMP).unlink(missing_ok=True)
             return problem
         return None
+
+    def load_stale_indexes(
+        self, collection_id: int
+    ) -> tuple[int, list[str], dict[str, IndexState]] | None:
+        """A stale cache's approximate indexes, to be brought up to date rather than trained
+        again: the stamp's sequence number, its slot uuids and the index states (every file
+        CRC-checked first). None when there is no usable one.
+        """
+        stamp, _problem = self._stamp(collection_id)
+        if stamp is None or not stamp.get("indexes"):
+            return None
+        folder = self._dir(collection_id)
+        try:
+            for name, crc in dict(stamp.get("files") or {}).items():
+                if (name == "uuids.npy" or name.startswith("a")) and file_crc(folder / name) != crc:
+                    return None
+            uuids = np.load(folder / "uuids.npy", allow_pickle=False).tolist()
+            indexes = load_index_files(folder, stamp["indexes"])
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+            return None
+        if self.stamp(collection_id) != stamp or len(uuids) != stamp.get("n"):
+            return None
+        return int(stamp["seq"]), uuids, indexes
 
     def _keeps_tokens(self, stamp: dict[str, Any]) -> bool:
         """Whether the cache described by ``stamp`` has token files to map."""
@@ -250,12 +268,7 @@ class ArenaCache:
         for i, (name, cached) in enumerate(keyword.items()):
             _write_bulk(folder, i, cached.postings)
             entries.append({"property": name, "tokenization": cached.tokenization})
-        indexes = []
-        if spaces is not None:
-            for i, (name, state) in enumerate(snapshot.indexes.items()):
-                for key, array in state.arrays.items():
-                    _write_npy(folder / f"a{i}.{key}.npy", array)
-                indexes.append({"space": name, "arrays": sorted(state.arrays), "meta": state.meta})
+        indexes = [] if spaces is None else write_index_files(folder, snapshot.indexes, _write_npy)
         stamp: dict[str, Any] = {
             "format": _CACHE_FORMAT,
             "seq": seq,

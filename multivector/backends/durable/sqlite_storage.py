@@ -9,7 +9,9 @@ dtype (int8 spaces as float16: the arena quantises on load); properties as JSON 
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import itertools
 import json
 import sqlite3
 import threading
@@ -284,6 +286,7 @@ class SqliteCollectionStorage:
         props: list[dict[str, Any]] = []
         times: list[tuple[float, float]] = []
         n_objects = objects_xor = 0
+        seqs: list[int] = []
         for uuid, seq, text, created, updated, crc in conn.execute(
             f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE collection_id = ? ORDER BY seq",
             (self._id,),
@@ -291,6 +294,7 @@ class SqliteCollectionStorage:
             objects_xor ^= self._check_object(uuid, seq, text, created, updated, crc)
             n_objects += 1
             uuids.append(uuid)
+            seqs.append(seq)
             props.append(
                 decode_properties(uuid, text, date_props=dates, date_arrays=date_arrays, file=file)
             )
@@ -332,7 +336,24 @@ class SqliteCollectionStorage:
             arenas=arenas,
             keyword=keyword,
             indexes=state.indexes if state is not None and state.arenas is not None else {},
+            stale_indexes={} if state is not None else self._stale_indexes(uuids, seqs),
         )
+
+    def _stale_indexes(self, uuids: list[str], seqs: list[int]) -> dict[str, Any]:
+        """The indexes of a stale cache with, per space, the cached slot of each object unchanged
+        since (they lead the slot order: objects are in sequence order), for catching up.
+        """
+        stale = None if self._cache is None else self._cache.load_stale_indexes(self._id)
+        if stale is None:
+            return {}
+        stale_seq, old_uuids, states = stale
+        unchanged = bisect.bisect_right(seqs, stale_seq)
+        old_slot = {u: i for i, u in enumerate(old_uuids)}
+        keep = [old_slot.get(u, -1) for u in uuids[:unchanged]]
+        if -1 in keep or any(b <= a for a, b in itertools.pairwise(keep)):
+            return {}  # not what the stale cache indexed: train anew
+        kept = np.array(keep, dtype=np.int64)
+        return {name: (state, kept) for name, state in states.items()}
 
     def _verify_later(self, cache: ArenaCache, files: list[tuple[Path, int]]) -> None:
         """CRC-check the large cache files just mapped on a background thread."""

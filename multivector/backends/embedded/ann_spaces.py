@@ -22,7 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from multivector._types import BoolArray, F32Array, I64Array
 from multivector.backends.embedded.ann_index import CentroidIndex, make_ann_index
 from multivector.backends.embedded.ann_params import PlaidParams, TrainReport
-from multivector.backends.embedded.ann_state import IndexState, export_state, restore_state
+from multivector.backends.embedded.ann_state import (
+    IndexState,
+    catch_up_state,
+    export_state,
+    restore_state,
+)
 from multivector.backends.embedded.arena import TokenArena
 from multivector.kernels import SearchResult
 from multivector.schema.config import CollectionConfig, VectorIndexConfig
@@ -41,6 +46,8 @@ class SpaceIndexes:
         self._indexes: dict[str, tuple[VectorIndexConfig, CentroidIndex]] = {}
         #: Persisted states not yet claimed by a space (installed by :meth:`restore`).
         self._restored: dict[str, IndexState] = {}
+        #: Stale persisted states with the old slots of the unchanged objects (see restore).
+        self._stale: dict[str, tuple[IndexState, I64Array]] = {}
         #: Whether a trained index changed since the last :meth:`restore` (persist it again).
         self.dirty = False
 
@@ -56,13 +63,20 @@ class SpaceIndexes:
         """Forget every index (they are rebuilt at the next search)."""
         self._indexes.clear()
         self._restored.clear()
+        self._stale = {}
 
-    def restore(self, states: Mapping[str, IndexState]) -> None:
+    def restore(
+        self,
+        states: Mapping[str, IndexState],
+        stale: Mapping[str, tuple[IndexState, I64Array]] | None = None,
+    ) -> None:
         """Forget every index, and keep ``states`` (persisted with the arenas they index) to be
-        used, when they still fit, instead of training again.
+        used, when they still fit, instead of training again; ``stale`` states (with the old
+        slots of the unchanged objects leading the arena) are brought up to date instead.
         """
         self.reset()
         self._restored = dict(states)
+        self._stale = dict(stale or {})
         self.dirty = False
 
     def index(self, config: CollectionConfig, name: str, arena: TokenArena) -> CentroidIndex | None:
@@ -104,10 +118,17 @@ class SpaceIndexes:
         self, name: str, config: VectorIndexConfig, arena: TokenArena
     ) -> CentroidIndex | None:
         state = self._restored.pop(name, None)
-        if state is None or config.kind != "plaid":
+        stale = self._stale.pop(name, None)
+        if config.kind != "plaid":
             return None
         params = PlaidParams.from_params(config.params)
-        return restore_state(state, params, arena.offsets())
+        if state is not None:
+            return restore_state(state, params, arena.offsets())
+        if stale is None:
+            return None
+        index = catch_up_state(stale[0], stale[1], params, arena)
+        self.dirty = self.dirty or index is not None
+        return index
 
     def export(self) -> dict[str, IndexState]:
         """The persisted form of every trained index (for the store's cache)."""
@@ -125,6 +146,7 @@ class SpaceIndexes:
             entry[1].add(matrices)
             self.dirty = self.dirty or entry[1].trained
         self._restored.pop(name, None)  # the arena moved past the persisted state
+        self._stale.pop(name, None)
 
     def compact(self, keep: I64Array) -> None:
         """Follow the arenas' compaction (``keep``: surviving old slots, in order)."""
@@ -132,6 +154,7 @@ class SpaceIndexes:
             index.compact(keep)
             self.dirty = self.dirty or index.trained
         self._restored.clear()
+        self._stale = {}
 
     def wants_training(
         self, config: CollectionConfig, name: str, arena: TokenArena, n_live: int

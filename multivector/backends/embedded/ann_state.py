@@ -10,6 +10,11 @@ on reopen (:mod:`multivector.backends.durable.folder_cache`).
 it covers exactly the arena's slots with the arena's token rows, and every array has the shape,
 dtype and value range the search kernels rely on (they do not check). Otherwise it is dropped
 and the index is trained again in the background.
+
+:func:`catch_up_state` brings a *stale* state (the store changed after the cache was written,
+for instance a crash before close) up to date instead of training again: the same checks on
+the state against itself, then its unchanged objects are kept (as by compaction), must have the
+arena's token counts, and the objects written since are encoded against its centroids.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ import numpy as np
 from multivector._types import I64Array
 from multivector.backends.embedded.ann_index import CentroidIndex
 from multivector.backends.embedded.ann_params import PlaidParams
+from multivector.backends.embedded.arena import TokenArena
 
-__all__ = ["IndexState", "export_state", "restore_state", "state_problem"]
+__all__ = ["IndexState", "catch_up_state", "export_state", "restore_state", "state_problem"]
 
 
 class IndexState(NamedTuple):
@@ -121,3 +127,34 @@ def _residual_problem(
     ):
         return "its token codes name missing centroids"
     return None
+
+
+def catch_up_state(
+    state: IndexState, kept: I64Array, params: PlaidParams, arena: TokenArena
+) -> CentroidIndex | None:
+    """The index of a stale ``state`` brought up to date with ``arena`` (None: it cannot be).
+
+    ``kept`` are the state's slots of the objects unchanged since it was written, in order;
+    they are the arena's first ``len(kept)`` slots, and every later slot is encoded anew.
+    """
+    a = state.arrays
+    own = a.get("row_offsets")
+    if own is None or params.nbits is None:
+        return None
+    own = np.asarray(own)
+    if state_problem(state, params, own) is not None:
+        return None
+    n_kept = int(kept.shape[0])
+    offsets = arena.offsets()
+    if n_kept > arena.n_slots or (n_kept and int(kept.max()) >= own.shape[0] - 1):
+        return None
+    if not np.array_equal(own[kept + 1] - own[kept], np.diff(offsets[: n_kept + 1])):
+        return None  # an unchanged object must have the same token count
+    index = CentroidIndex.from_state(params, a, state.meta)
+    index.compact(kept)
+    index.add(
+        [arena.matrix(s) if arena.has_vector(s) else None for s in range(n_kept, arena.n_slots)]
+    )
+    if index.residuals is None or not np.array_equal(index.residuals.offsets(), offsets):
+        return None
+    return index

@@ -99,7 +99,7 @@ class TokenArena:
         )
         if needed > self._tokens.shape[0] or not writeable:
             # A read-only (memory-mapped) arena is copied into memory on its first append.
-            capacity = max(needed, int(self._tokens.shape[0] * 1.5) + 1)
+            capacity = max(needed, self._tokens.shape[0] * 2)  # untouched rows stay unpaged
             grown = np.empty((capacity, dim), dtype=self._dtype)
             used = self.n_tokens
             grown[:used] = self._tokens[:used]

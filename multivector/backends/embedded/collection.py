@@ -184,7 +184,7 @@ class EmbeddedCollection(EmbeddedReads):
             name: BM25Index.from_bulk(cached.postings, k1=inv.k1, b=inv.bm25_b, scoring=inv.scoring)
             for name, cached in snap.keyword.items()
         }
-        self._ann.restore(snap.indexes)  # derived data: used only if it fits, else retrained
+        self._ann.restore(snap.indexes, snap.stale_indexes)  # checked; else caught up or trained
         self._sync_indexes()
 
     def keyword_postings(self) -> dict[str, BulkPostings]:

@@ -64,6 +64,9 @@ class Snapshot:
     keyword: dict[str, KeywordCache] = field(default_factory=dict)
     #: Persisted approximate indexes by space (``ann_state.IndexState``), checked before use.
     indexes: dict[str, Any] = field(default_factory=dict)
+    #: A stale cache's indexes by space, with the cached slots of the unchanged objects that
+    #: lead the slot order: ``(IndexState, kept old slots)``, brought up to date before use.
+    stale_indexes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
