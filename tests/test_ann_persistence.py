@@ -81,7 +81,7 @@ def write(p, a):
     real_write(p, a)
 
 def crc(stamp):
-    if "files" in stamp:  # the save's last step before the stamp is written
+    if "files" in stamp and "crc" not in stamp:  # the save's last step before the stamp
         step()
     return real_crc(stamp)
 
