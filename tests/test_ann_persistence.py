@@ -46,7 +46,7 @@ def insert(col: multivector.Collection, matrices: list[np.ndarray], start: int) 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store of 300 objects whose trained index was persisted at close."""
+    """A store of 300 objects whose trained index was persisted (retrain_index checkpoints)."""
     path = tmp_path_factory.mktemp("base")
     with multivector.connect(path=path) as client:
         col = client.collections.create(
@@ -90,11 +90,11 @@ client = multivector.connect(path=path)
 col = client.collections.use("Docs")
 insert(col, docs(2, 150), 300)
 col.data.delete_many(where=multivector.Filter.by_property("i").less_than(40))
-col.retrain_index()
 print("ACKED", flush=True)
-if kill_at < 0:  # a crash before close: the cache on disk is the one of the last close
+if kill_at < 0:  # a crash before the index is saved: the cache on disk is the last close's
     os.kill(os.getpid(), signal.SIGKILL)
 state["armed"] = True
+col.retrain_index()  # trains, then checkpoints: the cache with the new index is written now
 client.close()
 print("CLOSED", state["writes"], flush=True)
 """
@@ -234,3 +234,23 @@ def test_a_crash_before_close_leaves_a_stale_index_that_is_caught_up_not_trusted
     with multivector.connect(path=path) as client:  # the caught-up index was saved at close
         col = client.collections.use("Docs")
         assert col.index_stats()["mv"]["trained"] and not col.backend.index_dirty
+
+
+def test_retrain_index_checkpoints_the_cache_and_serves_from_the_mapped_files(tmp_path: Path):
+    with multivector.connect(path=tmp_path) as client:
+        col = client.collections.create(
+            "Docs", vector_config=[Configure.MultiVectors.self_provided(name="mv", index=INDEX)]
+        )
+        insert(col, docs(1, 120), 0)
+        assert col.backend._arenas["mv"].tokens().flags.writeable  # imported: in memory
+        col.retrain_index()
+        tokens = col.backend._arenas["mv"].tokens()
+        assert isinstance(tokens, np.memmap) and not tokens.flags.writeable  # file-backed now
+        assert not col.backend.index_dirty and col.index_stats()["mv"]["trained"]
+        with multivector.connect(path=tmp_path, read_only=True) as reader:  # maps it at once
+            assert reader.collections.use("Docs").index_stats()["mv"]["trained"]
+        q = docs(1, 120)[7]
+        before = [str(o.uuid) for o in col.query.near_vector(q, limit=5).objects]
+        insert(col, docs(3, 10), 120)  # the mapped arena and index are copied on this write
+        assert len(col) == 130 and col.backend._arenas["mv"].tokens().flags.writeable
+        assert [str(o.uuid) for o in col.query.near_vector(q, limit=5).objects][:1] == before[:1]

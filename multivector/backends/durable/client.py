@@ -20,8 +20,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from multivector.backends.durable.checksums import CollectionRow, write_collection_row
 from multivector.backends.durable.folder_cache import ArenaCache
 from multivector.backends.durable.sqlite_db import LOCK_NAME, Database, WriterLock
@@ -37,7 +35,6 @@ from multivector.backends.durable.sqlite_storage import SqliteCollectionStorage,
 from multivector.backends.durable.upgrade import upgrade
 from multivector.backends.embedded.ann_index import check_index_configs
 from multivector.backends.embedded.collection import EmbeddedCollection
-from multivector.backends.embedded.storage import KeywordCache
 from multivector.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
@@ -46,7 +43,7 @@ from multivector.errors import (
     StorageWarning,
 )
 from multivector.results import VerifyReport
-from multivector.schema.config import CollectionConfig, Tokenization
+from multivector.schema.config import CollectionConfig
 
 __all__ = ["DurableClient", "open_durable_client"]
 
@@ -281,21 +278,14 @@ class DurableClient:
         # Only the writer writes the cache; a reading client becomes it briefly when it is free.
         if not stale or not self._db.try_writer():
             return
-        for cid, col, storage in stale:
+        for _cid, col, storage in stale:
             # Snapshot, postings and sequence number under the collection's lock, so a write from
             # another thread during close() cannot slip between them and mis-stamp the cache.
             with col.lock:
                 snap = col.export_snapshot()  # refreshes and compacts first: storage.seq is current
-                keyword = {}
-                for name, postings in col.keyword_postings().items():
-                    prop = snap.config.property(name)
-                    if prop is not None and np.array_equal(
-                        postings.doc_slots, np.arange(len(snap.uuids))
-                    ):
-                        tokenization = (prop.tokenization or Tokenization.WORD).value
-                        keyword[name] = KeywordCache(tokenization, postings)
+                postings = col.keyword_postings()
                 seq = storage.seq
-            cache.save(cid, seq=seq, snapshot=snap, keyword=keyword)
+            storage.save_cache(snap, postings, seq=seq)
 
     def verify(self) -> VerifyReport:
         """Check the whole store: SQLite's integrity check, every row's checksum and every

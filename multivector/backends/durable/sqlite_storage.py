@@ -9,9 +9,7 @@ dtype (int8 spaces as float16: the arena quantises on load); properties as JSON 
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
-import itertools
 import json
 import sqlite3
 import threading
@@ -23,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from multivector.backends.durable.cache_steps import cache_keyword, stale_indexes
 from multivector.backends.durable.checksums import (
     check_row,
     check_totals,
@@ -31,7 +30,7 @@ from multivector.backends.durable.checksums import (
     vector_crc,
     write_collection_row,
 )
-from multivector.backends.durable.folder_cache import ArenaCache
+from multivector.backends.durable.folder_cache import ArenaCache, CachedState
 from multivector.backends.durable.sqlite_db import Database
 from multivector.backends.durable.sqlite_read import (
     DTYPES,
@@ -41,6 +40,7 @@ from multivector.backends.durable.sqlite_read import (
     read_arenas,
 )
 from multivector.backends.durable.sqlite_write import write_changes
+from multivector.backends.embedded.bm25_postings import BulkPostings
 from multivector.backends.embedded.storage import KeywordCache, Snapshot, StorageDelta
 from multivector.backends.protocol import StoredObject
 from multivector.errors import StorageFormatError, StorageWarning
@@ -164,6 +164,31 @@ class SqliteCollectionStorage:
                 row = read_collection_row(conn, self._id, self._db.file)
                 write_collection_row(conn, dataclasses.replace(row, prune_seq=row.last_seq))
         self._db.vacuum()
+
+    # ------------------------------------------------------------------ cache
+    def save_cache(
+        self, snapshot: Snapshot, postings: Mapping[str, BulkPostings], *, seq: int
+    ) -> None:
+        """Write ``snapshot`` (taken at sequence number ``seq``) and its BM25 ``postings`` as
+        the collection's cache (the writer only; the caller holds the write lock).
+        """
+        if self._cache is None:
+            return
+        keyword = cache_keyword(snapshot, postings)
+        self._cache.save(self._id, seq=seq, snapshot=snapshot, keyword=keyword)
+
+    def checkpoint(
+        self, snapshot: Snapshot, postings: Mapping[str, BulkPostings], *, seq: int
+    ) -> CachedState | None:
+        """Write the cache now (as :meth:`save_cache`) and map it back: the caller swaps its
+        arenas and indexes for these file-backed copies. None when this client cannot write it.
+        """
+        if self._cache is None or not self._db.try_writer():
+            return None
+        self.save_cache(snapshot, postings, seq=seq)
+        state = self._cache.load(self._id, seq=seq, uuids=snapshot.uuids)  # just written: no CRC
+        self.cache_hit = state is not None
+        return state
 
     # ------------------------------------------------------------------- reads
     def snapshot(self) -> Snapshot:
@@ -340,20 +365,7 @@ class SqliteCollectionStorage:
         )
 
     def _stale_indexes(self, uuids: list[str], seqs: list[int]) -> dict[str, Any]:
-        """The indexes of a stale cache with, per space, the cached slot of each object unchanged
-        since (they lead the slot order: objects are in sequence order), for catching up.
-        """
-        stale = None if self._cache is None else self._cache.load_stale_indexes(self._id)
-        if stale is None:
-            return {}
-        stale_seq, old_uuids, states = stale
-        unchanged = bisect.bisect_right(seqs, stale_seq)
-        old_slot = {u: i for i, u in enumerate(old_uuids)}
-        keep = [old_slot.get(u, -1) for u in uuids[:unchanged]]
-        if -1 in keep or any(b <= a for a, b in itertools.pairwise(keep)):
-            return {}  # not what the stale cache indexed: train anew
-        kept = np.array(keep, dtype=np.int64)
-        return {name: (state, kept) for name, state in states.items()}
+        return {} if self._cache is None else stale_indexes(self._cache, self._id, uuids, seqs)
 
     def _verify_later(self, cache: ArenaCache, files: list[tuple[Path, int]]) -> None:
         """CRC-check the large cache files just mapped on a background thread."""

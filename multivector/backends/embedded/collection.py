@@ -25,6 +25,7 @@ from multivector.backends.embedded.ann_spaces import SpaceIndexes
 from multivector.backends.embedded.arena import TokenArena
 from multivector.backends.embedded.bm25 import BM25Index
 from multivector.backends.embedded.bm25_postings import BulkPostings
+from multivector.backends.embedded.checkpoint import Checkpoints
 from multivector.backends.embedded.maintenance import Maintenance
 from multivector.backends.embedded.reads import EmbeddedReads
 from multivector.backends.embedded.storage import CollectionStorage, Snapshot
@@ -41,7 +42,7 @@ AUTO_COMPACT_RATIO = 0.5
 _MIN_DEAD = 1024
 
 
-class EmbeddedCollection(EmbeddedReads):
+class EmbeddedCollection(Checkpoints, EmbeddedReads):
     """One collection held in memory (optionally backed by durable storage)."""
 
     def __init__(
@@ -155,9 +156,7 @@ class EmbeddedCollection(EmbeddedReads):
             raise
 
     def _install(self, snap: Snapshot) -> None:
-        """Replace the whole in-memory state by ``snap`` (arenas used in place; BM25 from the
-        snapshot's cached postings, else rebuilt).
-        """
+        """Replace the in-memory state by ``snap`` (arenas in place, BM25 cached or rebuilt)."""
         self._config = _keep_embedders(snap.config, self._config)
         self._stopwords = Stopwords.from_config(self._config.inverted_index)
         n = len(snap.uuids)

@@ -56,6 +56,9 @@ class EmbeddedReads:
     def _refresh(self) -> None:
         """Apply what other processes committed (the collection overrides this)."""
 
+    def checkpoint(self) -> bool:  # pragma: no cover - the collection's (checkpoint.py)
+        raise NotImplementedError
+
     # ------------------------------------------------------------ FilterContext
     @property
     def n_slots(self) -> int:
@@ -140,7 +143,10 @@ class EmbeddedReads:
                 if name not in self._arenas:
                     raise ConfigError(f"unknown vector {name!r}")
             alive = self.alive() if self._n_dead else None
-            return self._ann.retrain(self._config, self._arenas, names, alive=alive)
+            reports = self._ann.retrain(self._config, self._arenas, names, alive=alive)
+        if reports:
+            self.checkpoint()  # durable: persist the trained index now, serve from the map
+        return reports
 
     def _train_detached(self, name: str) -> None:
         """Background maintenance: train space ``name`` without holding the lock meanwhile."""
@@ -150,7 +156,8 @@ class EmbeddedReads:
                 return None
             return self._config, self._arenas[space], self.alive() if self._n_dead else None
 
-        self._ann.train_detached(name, self._lock, source)
+        if self._ann.train_detached(name, self._lock, source) is not None:
+            self.checkpoint()
 
     def index_stats(self) -> dict[str, dict[str, Any]]:
         """Per approximate space: kind, whether trained, centroids, slots and bytes by part."""
