@@ -84,6 +84,29 @@ class EmbeddedReads:
             self._columns[name] = column
         return column
 
+    def numeric_column(self, name: str) -> tuple[np.ndarray, BoolArray] | None:
+        """Property ``name`` as int64 (or float64 when any value is a float) plus a present
+        mask, cached until the next write; None when a live value is not a plain number.
+        """
+        key = "#" + name
+        cached = self._columns.get(key)
+        if cached is None:
+            column = self.values(name)
+            kinds = {type(v) for v in column if v is not None}
+            if not kinds <= {int, float}:
+                self._columns[key] = [None]
+                return None
+            present = np.array([v is not None for v in column], dtype=np.bool_)
+            dtype = np.float64 if float in kinds else np.int64
+            try:
+                values = np.array([0 if v is None else v for v in column], dtype=dtype)
+            except OverflowError:  # an int beyond int64
+                self._columns[key] = [None]
+                return None
+            cached = self._columns[key] = [(values, present)]
+        entry = cached[0]
+        return None if entry is None else entry
+
     # ------------------------------------------------------------------- reads
     def _stored(self, slot: int, include_vector: bool) -> StoredObject:
         uuid = self._uuids[slot]
