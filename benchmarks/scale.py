@@ -339,9 +339,10 @@ def main() -> None:
         f"{per_token(mem1, n_tok, mem0)}"
     )
     say(
-        "  (before its first close the store holds its float16 arena and the index in anonymous "
-        "memory, beside numba's compiled kernels and Python; of the generated data's file map "
-        f"{mem1['data_maps'] / n_tok:.1f} B/token is resident: its pages count once read)"
+        "  (retrain_index() checkpoints a durable store: the float16 rows and the index are then "
+        "served from memory-mapped cache files, resident only as pages are read; anonymous memory "
+        "is Python, numba's kernels and what the import left; of the generated data's file map "
+        f"{mem1['data_maps'] / n_tok:.1f} B/token is resident)"
     )
     rep.row(
         "process RSS after import+train (store share)",
