@@ -183,7 +183,7 @@ class _VectorIndex:
         n_iter: int = 8,
         seed: int = 0,
         nbits: int | None = 2,
-        n_decode: int = 1024,
+        n_decode: int = 512,
         n_rerank: int = 128,
         retrain_drift: float = 1.5,
     ) -> VectorIndexConfig:

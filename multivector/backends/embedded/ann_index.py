@@ -37,10 +37,12 @@ from multivector.backends.embedded.ann_training import (
     encode_all,
     float_rows,
     list_candidates,
+    narrow_candidates,
+    rerank_exact,
 )
 from multivector.errors import ConfigError
 from multivector.kernels import SearchResult, maxsim_search
-from multivector.kernels.ann_centroid import centroid_scores_at, distinct_codes
+from multivector.kernels.ann_centroid import distinct_codes
 from multivector.kernels.ann_kmeans import assign_centroids, kmeans, sample_rows
 from multivector.kernels.ann_probe import probe_centroids, query_similarity
 from multivector.schema.config import CollectionConfig, VectorIndexConfig
@@ -58,8 +60,6 @@ __all__ = [
 #: documents: for fewer, waking the pool costs more than it saves on a busy machine (about 8 ms
 #: at 200k slots under load, against 0.5 ms for a serial masked pass; benchmarks/scale.py).
 PARALLEL_RERANK = 2048
-#: Score candidates on their codes on the thread pool above this many documents.
-PARALLEL_RESIDUAL = 256
 
 
 class AnnSearch(NamedTuple):
@@ -367,17 +367,19 @@ class CentroidIndex:
                 raise ConfigError(
                     f"ann index out of sync: its codes hold {store.n_slots} slots, the arena {n}"
                 )
-            sim_t = np.ascontiguousarray(sim_rows.T)
             n_decode = max(self.params.n_decode, rerank)
-            if slots.size > n_decode:  # centroid interaction over every code of each candidate
-                ci = centroid_scores_at(sim_t, *self._docs.view(), slots)
-                slots = slots[np.argpartition(-ci, n_decode - 1)[:n_decode]]
-            approx = store.score(q, self._centroids, slots, parallel=slots.size > PARALLEL_RESIDUAL)
-            slots = slots[np.argpartition(-approx, rerank - 1)[:rerank]]
-        chosen = np.zeros(n, dtype=np.bool_)
-        chosen[slots] = True
+            slots = narrow_candidates(
+                q, sim_rows, slots, self._docs.view(), store, self._centroids, n_decode, rerank
+            )
         parallel = slots.size > PARALLEL_RERANK
-        result = maxsim_search(query, tokens, offsets, k, chosen, parallel=parallel, scales=scales)
+        if slots.size * 8 < n:  # few: gather their rows rather than mask a pass over all slots
+            result = rerank_exact(query, tokens, offsets, slots, k, scales, parallel=parallel)
+        else:
+            chosen = np.zeros(n, dtype=np.bool_)
+            chosen[slots] = True
+            result = maxsim_search(
+                query, tokens, offsets, k, chosen, parallel=parallel, scales=scales
+            )
         return AnnSearch(result, True, n_stage2)
 
     @staticmethod

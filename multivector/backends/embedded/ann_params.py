@@ -48,7 +48,7 @@ class PlaidParams:
     retrain_growth: float = 8.0
     seed: int = 0
     nbits: int | None = 2
-    n_decode: int = 1024
+    n_decode: int = 512
     n_rerank: int = 128
     retrain_drift: float = 1.5
 

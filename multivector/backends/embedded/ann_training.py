@@ -11,13 +11,25 @@ import numpy as np
 
 from multivector._types import BoolArray, F32Array, I64Array
 from multivector.backends.embedded.ann_compressed import ResidualStore
-from multivector.kernels.ann_centroid import centroid_scores
+from multivector.kernels import SearchResult, maxsim_scores
+from multivector.kernels.ann_centroid import centroid_scores, centroid_scores_at
 from multivector.kernels.ann_kmeans import assign_centroids
 from multivector.kernels.ann_probe import Probe, clamped_similarity, probe_scores
 from multivector.kernels.ann_residual import fit_codec
 from multivector.kernels.quantize import dequantize_int8
+from multivector.kernels.topk import topk
 
-__all__ = ["assign_all", "encode_all", "float_rows", "list_candidates"]
+__all__ = [
+    "assign_all",
+    "encode_all",
+    "float_rows",
+    "list_candidates",
+    "narrow_candidates",
+    "rerank_exact",
+]
+
+#: Score candidates on their codes on the thread pool above this many documents.
+PARALLEL_RESIDUAL = 256
 
 #: Rows converted per step when a whole arena is assigned or encoded.
 BLOCK_ROWS = 65_536
@@ -104,7 +116,60 @@ def list_candidates(
             None if mask is None else mask[listed_slots:],
         )
     eligible = np.flatnonzero(scores > -np.inf)
-    if eligible.size > n:
-        best = np.argpartition(-scores[eligible], n - 1)[:n]
-        eligible = np.sort(eligible[best])
+    if eligible.size > n:  # partition the eligible scores only: ties cut alike after a remap
+        cut = eligible.size - n
+        eligible = np.sort(eligible[np.argpartition(scores[eligible], cut)[cut:]])
     return eligible.astype(np.int64)
+
+
+def narrow_candidates(
+    query: F32Array,
+    sim_rows: F32Array,
+    slots: I64Array,
+    doc_codes: tuple[np.ndarray, I64Array],
+    store: ResidualStore,
+    centroids: F32Array,
+    n_decode: int,
+    n_rerank: int,
+) -> I64Array:
+    """The best ``n_rerank`` of candidate ``slots``: the best ``n_decode`` by centroid
+    interaction over every centroid id of each candidate, then by MaxSim on their decoded codes.
+    """
+    sim_t = np.ascontiguousarray(sim_rows.T)
+    if slots.size > n_decode:
+        ci = centroid_scores_at(sim_t, *doc_codes, slots)
+        slots = slots[np.argpartition(-ci, n_decode - 1)[:n_decode]]
+    approx = store.score(query, centroids, slots, parallel=slots.size > PARALLEL_RESIDUAL)
+    if slots.size > n_rerank:
+        slots = slots[np.argpartition(-approx, n_rerank - 1)[:n_rerank]]
+    return slots
+
+
+def rerank_exact(
+    query: np.ndarray,
+    tokens: np.ndarray,
+    offsets: I64Array,
+    slots: I64Array,
+    k: int,
+    scales: F32Array | None,
+    *,
+    parallel: bool,
+) -> SearchResult:
+    """Exact MaxSim top-``k`` among ``slots`` only: their rows are gathered (from a memory map:
+    only their pages are read) into a small arena for the exact kernel, instead of masking a
+    pass over every slot. Ties go to the lower slot, as in a masked search.
+    """
+    chosen = np.sort(np.asarray(slots, dtype=np.int64))
+    starts, ends = offsets[chosen], offsets[chosen + 1]
+    lengths = ends - starts
+    sub_offsets = np.zeros(chosen.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=sub_offsets[1:])
+    rows = np.repeat(starts - sub_offsets[:-1], lengths) + np.arange(
+        int(sub_offsets[-1]), dtype=np.int64
+    )
+    sub_scales = None if scales is None else np.ascontiguousarray(scales[rows])
+    scores = maxsim_scores(
+        query, np.ascontiguousarray(tokens[rows]), sub_offsets, parallel=parallel, scales=sub_scales
+    )
+    best = topk(scores, k)
+    return SearchResult(chosen[best.indices], best.scores)
