@@ -143,7 +143,7 @@ def decode_residuals(
     mask = (1 << codec.nbits) - 1
     shifts = (np.arange(per_byte) * codec.nbits).astype(np.uint8)
     buckets = (packed[:, :, None] >> shifts[None, None, :]) & mask  # [n, bytes, per_byte]
-    buckets = buckets.reshape(packed.shape[0], -1)[:, :dim].astype(np.int64)
+    buckets = buckets.reshape(packed.shape[0], packed.shape[1] * per_byte)[:, :dim].astype(np.int64)
     residual = codec.weights[np.arange(dim)[None, :], buckets]
     out: F32Array = (centroids[np.asarray(codes, dtype=np.int64)] + residual).astype(np.float32)
     return out
