@@ -254,3 +254,51 @@ def test_retrain_index_checkpoints_the_cache_and_serves_from_the_mapped_files(tm
         insert(col, docs(3, 10), 120)  # the mapped arena and index are copied on this write
         assert len(col) == 130 and col.backend._arenas["mv"].tokens().flags.writeable
         assert [str(o.uuid) for o in col.query.near_vector(q, limit=5).objects][:1] == before[:1]
+
+
+def test_a_current_cache_serves_the_objects_without_scanning_the_rows(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from multivector.backends.durable import sqlite_storage
+    from multivector.config import DataType, Property
+
+    when = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
+    with multivector.connect(path=tmp_path) as client:
+        col = client.collections.create(
+            "Docs",
+            properties=[Property(name="at", data_type=DataType.DATE)],
+            vector_config=[Configure.MultiVectors.self_provided(name="mv", index=INDEX)],
+        )
+        objects = [
+            multivector.DataObject({"at": when, "i": i}, multivector.generate_uuid5(i), {"mv": m})
+            for i, m in enumerate(docs(4, 80))
+        ]
+        assert not col.data.insert_many(objects).has_errors
+        col.retrain_index()
+        want = col.query.fetch_object_by_id(multivector.generate_uuid5(3))
+    scans = []
+    real = sqlite_storage.decode_properties
+
+    def counting(*args, **kwargs):
+        scans.append(1)
+        return real(*args, **kwargs)
+
+    sqlite_storage.decode_properties = counting
+    try:
+        with multivector.connect(path=tmp_path) as client:
+            col = client.collections.use("Docs")
+            got = col.query.fetch_object_by_id(multivector.generate_uuid5(3))
+            assert got.properties == want.properties and got.properties["at"] == when
+            assert got.metadata.creation_time == want.metadata.creation_time
+            assert len(col) == 80 and not scans  # one file read, no row decoded
+        objects_file = next((tmp_path / "cache").glob("c*/objects.json"))
+        objects_file.write_text(objects_file.read_text().replace('"i":3', '"i":4'))
+        with multivector.connect(path=tmp_path) as client:
+            with pytest.warns(multivector.errors.StorageWarning, match="CRC"):
+                col = client.collections.use("Docs")
+                assert (
+                    col.query.fetch_object_by_id(multivector.generate_uuid5(3)).properties["i"] == 3
+                )
+            assert len(scans) == 80  # damaged: the rows are the truth
+    finally:
+        sqlite_storage.decode_properties = real

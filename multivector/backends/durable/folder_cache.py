@@ -40,8 +40,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from multivector.backends.durable.index_files import load_index_files, write_index_files
+from multivector.backends.durable.keyword_files import load_bulk, write_bulk
+from multivector.backends.durable.object_cache import OBJECTS_FILE, read_objects, write_objects
 from multivector.backends.embedded.ann_state import IndexState
-from multivector.backends.embedded.bm25_postings import BulkPostings
 from multivector.backends.embedded.storage import KeywordCache, PackedArena, Snapshot
 from multivector.schema.config import CollectionConfig
 
@@ -50,7 +51,6 @@ __all__ = ["CACHE_DIR", "ArenaCache", "CachedState", "file_crc"]
 CACHE_DIR = "cache"
 _CACHE_FORMAT = 4
 _CHUNK = 1 << 24
-_BULK_ARRAYS = ("df", "term_ptr", "slots", "tfs", "doc_ptr", "doc_tids", "lengths")
 
 
 class CachedState(NamedTuple):
@@ -172,7 +172,7 @@ class ArenaCache:
                     )
             keyword = {}
             for i, entry in enumerate(stamp["keyword"]):
-                base = _load_bulk(folder, i, n)
+                base = load_bulk(folder, i, n)
                 if base is None:
                     return None
                 keyword[str(entry["property"])] = KeywordCache(str(entry["tokenization"]), base)
@@ -222,6 +222,29 @@ class ArenaCache:
             return None
         return int(stamp["seq"]), uuids, indexes
 
+    def load_objects(
+        self, collection_id: int, *, seq: int, n: int, config: CollectionConfig
+    ) -> tuple[list[str], list[dict[str, Any]], list[tuple[float, float]]] | None:
+        """The uuids, properties and times of a current cache (``seq``, ``n`` objects), its
+        small files CRC-checked; None when it is not current, lacks them or fails a check.
+        """
+        stamp, _problem = self._stamp(collection_id)
+        if stamp is None or stamp.get("seq") != seq or stamp.get("n") != n:
+            return None
+        folder = self._dir(collection_id)
+        files = dict(stamp.get("files") or {})
+        try:
+            for name in ("uuids.npy", OBJECTS_FILE):
+                if name not in files or file_crc(folder / name) != files[name]:
+                    return None
+            uuids = np.load(folder / "uuids.npy", allow_pickle=False).tolist()
+            objects = read_objects(folder, n, config)
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        if objects is None or len(uuids) != n or self.stamp(collection_id) != stamp:
+            return None
+        return uuids, objects[0], objects[1]
+
     def _keeps_tokens(self, stamp: dict[str, Any]) -> bool:
         """Whether the cache described by ``stamp`` has token files to map."""
         return stamp.get("spaces") is not None and (self.tokens or bool(stamp.get("indexes")))
@@ -248,6 +271,7 @@ class ArenaCache:
             old.unlink(missing_ok=True)
         spaces: list[dict[str, Any]] | None = None
         _write_npy(folder / "uuids.npy", np.array(snapshot.uuids, dtype=np.str_))
+        write_objects(folder, snapshot)
         if self.keeps_tokens_for(snapshot.config):
             spaces = []
             for i, (name, packed) in enumerate(snapshot.arenas.items()):
@@ -266,7 +290,7 @@ class ArenaCache:
                 )
         entries = []
         for i, (name, cached) in enumerate(keyword.items()):
-            _write_bulk(folder, i, cached.postings)
+            write_bulk(folder, i, cached.postings)
             entries.append({"property": name, "tokenization": cached.tokenization})
         indexes = [] if spaces is None else write_index_files(folder, snapshot.indexes, _write_npy)
         stamp: dict[str, Any] = {
@@ -324,62 +348,6 @@ def _write_npy(path: Path, array: np.ndarray[Any, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-def _write_bulk(folder: Path, i: int, base: BulkPostings) -> None:
-    tmp = folder / f"k{i}.vocab.json.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(base.vocabulary, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, folder / f"k{i}.vocab.json")
-    tmp = folder / f"k{i}.npz.tmp"
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **{name: getattr(base, name) for name in _BULK_ARRAYS})
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, folder / f"k{i}.npz")
-
-
-def _load_bulk(folder: Path, i: int, n: int) -> BulkPostings | None:
-    """Bulk postings over slots ``0 .. n - 1`` (None when the files do not check out)."""
-    vocabulary = json.loads((folder / f"k{i}.vocab.json").read_text("utf-8"))
-    with np.load(folder / f"k{i}.npz", allow_pickle=False) as npz:
-        arrays = {name: np.asarray(npz[name]) for name in _BULK_ARRAYS}
-    if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):
-        return None
-    v = len(vocabulary)
-    df, term_ptr, slots = arrays["df"], arrays["term_ptr"], arrays["slots"]
-    doc_ptr, doc_tids, lengths = arrays["doc_ptr"], arrays["doc_tids"], arrays["lengths"]
-    if not (
-        len(set(vocabulary)) == v
-        and all(a.ndim == 1 and a.dtype.kind in "iu" for k, a in arrays.items() if k != "tfs")
-        and arrays["tfs"].dtype == np.float64
-        and df.shape == (v,)
-        and term_ptr.shape == (v + 1,)
-        and doc_ptr.shape == (n + 1,)
-        and lengths.shape == (n,)
-        and term_ptr[0] == 0
-        and doc_ptr[0] == 0
-        and bool(np.all(np.diff(term_ptr) == df))
-        and bool(np.all(np.diff(doc_ptr) >= 0))
-        and term_ptr[-1] == slots.shape[0] == arrays["tfs"].shape[0]
-        and doc_ptr[-1] == doc_tids.shape[0]
-        and (slots.size == 0 or (int(slots.min()) >= 0 and int(slots.max()) < n))
-        and (doc_tids.size == 0 or (int(doc_tids.min()) >= 0 and int(doc_tids.max()) < v))
-    ):
-        return None
-    return BulkPostings(
-        vocabulary=vocabulary,
-        df=df.astype(np.int64),
-        term_ptr=term_ptr.astype(np.int64),
-        slots=slots.astype(np.int64),
-        tfs=arrays["tfs"],
-        doc_slots=np.arange(n, dtype=np.int64),
-        doc_ptr=doc_ptr.astype(np.int64),
-        doc_tids=doc_tids.astype(np.int64),
-        lengths=lengths.astype(np.int64),
-    )
 
 
 def _consistent(

@@ -12,16 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-import threading
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from multivector.backends.durable.cache_steps import cache_keyword, stale_indexes
 from multivector.backends.durable.checksums import (
     check_row,
     check_totals,
@@ -30,7 +27,7 @@ from multivector.backends.durable.checksums import (
     vector_crc,
     write_collection_row,
 )
-from multivector.backends.durable.folder_cache import ArenaCache, CachedState
+from multivector.backends.durable.folder_cache import ArenaCache
 from multivector.backends.durable.sqlite_db import Database
 from multivector.backends.durable.sqlite_read import (
     DTYPES,
@@ -40,11 +37,11 @@ from multivector.backends.durable.sqlite_read import (
     read_arenas,
 )
 from multivector.backends.durable.sqlite_write import write_changes
-from multivector.backends.embedded.bm25_postings import BulkPostings
-from multivector.backends.embedded.storage import KeywordCache, Snapshot, StorageDelta
+from multivector.backends.durable.storage_cache import CacheSide, usable_keyword
+from multivector.backends.embedded.storage import Snapshot, StorageDelta
 from multivector.backends.protocol import StoredObject
 from multivector.errors import StorageFormatError, StorageWarning
-from multivector.schema.config import CollectionConfig, Tokenization
+from multivector.schema.config import CollectionConfig
 
 __all__ = ["SqliteCollectionStorage", "decode_config"]
 
@@ -64,20 +61,7 @@ def decode_config(text: str, *, where: str) -> CollectionConfig:
         raise StorageFormatError(f"{where}: damaged collection configuration ({exc})") from None
 
 
-def _usable_keyword(
-    cached: dict[str, KeywordCache], config: CollectionConfig
-) -> dict[str, KeywordCache]:
-    """The cached BM25 postings still valid under ``config`` (searchable, same tokenization)."""
-    out = {}
-    for prop in config.properties:
-        entry = cached.get(prop.name)
-        if entry is not None and prop.data_type.is_text and prop.index_searchable:
-            if entry.tokenization == (prop.tokenization or Tokenization.WORD).value:
-                out[prop.name] = entry
-    return out
-
-
-class SqliteCollectionStorage:
+class SqliteCollectionStorage(CacheSide):
     """The durable side of one embedded collection (implements ``CollectionStorage``)."""
 
     def __init__(
@@ -164,31 +148,6 @@ class SqliteCollectionStorage:
                 row = read_collection_row(conn, self._id, self._db.file)
                 write_collection_row(conn, dataclasses.replace(row, prune_seq=row.last_seq))
         self._db.vacuum()
-
-    # ------------------------------------------------------------------ cache
-    def save_cache(
-        self, snapshot: Snapshot, postings: Mapping[str, BulkPostings], *, seq: int
-    ) -> None:
-        """Write ``snapshot`` (taken at sequence number ``seq``) and its BM25 ``postings`` as
-        the collection's cache (the writer only; the caller holds the write lock).
-        """
-        if self._cache is None:
-            return
-        keyword = cache_keyword(snapshot, postings)
-        self._cache.save(self._id, seq=seq, snapshot=snapshot, keyword=keyword)
-
-    def checkpoint(
-        self, snapshot: Snapshot, postings: Mapping[str, BulkPostings], *, seq: int
-    ) -> CachedState | None:
-        """Write the cache now (as :meth:`save_cache`) and map it back: the caller swaps its
-        arenas and indexes for these file-backed copies. None when this client cannot write it.
-        """
-        if self._cache is None or not self._db.try_writer():
-            return None
-        self.save_cache(snapshot, postings, seq=seq)
-        state = self._cache.load(self._id, seq=seq, uuids=snapshot.uuids)  # just written: no CRC
-        self.cache_hit = state is not None
-        return state
 
     # ------------------------------------------------------------------- reads
     def snapshot(self) -> Snapshot:
@@ -305,6 +264,9 @@ class SqliteCollectionStorage:
                 "its configuration disagree)"
             )
         config = self._set_config_text(row.config)
+        cached = self._cached_snapshot(row, config)
+        if cached is not None:
+            return cached
         dates, date_arrays = date_properties(config)
         file = self._db.file
         uuids: list[str] = []
@@ -337,7 +299,7 @@ class SqliteCollectionStorage:
         if state is not None and state.unverified and self._cache is not None:
             self._verify_later(self._cache, state.unverified)
         arenas = state.arenas if state is not None else None
-        keyword = _usable_keyword(state.keyword if state is not None else {}, config)
+        keyword = usable_keyword(state.keyword if state is not None else {}, config)
         if self._cache is not None:
             self._cache_tokens = self._cache.keeps_tokens_for(config)
         searchable = {
@@ -363,19 +325,6 @@ class SqliteCollectionStorage:
             indexes=state.indexes if state is not None and state.arenas is not None else {},
             stale_indexes={} if state is not None else self._stale_indexes(uuids, seqs),
         )
-
-    def _stale_indexes(self, uuids: list[str], seqs: list[int]) -> dict[str, Any]:
-        return {} if self._cache is None else stale_indexes(self._cache, self._id, uuids, seqs)
-
-    def _verify_later(self, cache: ArenaCache, files: list[tuple[Path, int]]) -> None:
-        """CRC-check the large cache files just mapped on a background thread."""
-
-        def check() -> None:
-            problem = cache.verify_deferred(self._id, files)
-            if problem is not None:
-                self._cache_damage = problem
-
-        threading.Thread(target=check, name="multivector-cache-check", daemon=True).start()
 
     def _decode_matrix(
         self, uuid: str, n: int, dim: int, dtype: str, data: bytes
