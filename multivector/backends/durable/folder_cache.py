@@ -222,6 +222,11 @@ class ArenaCache:
             return None
         return int(stamp["seq"]), uuids, indexes
 
+    def has_objects(self, collection_id: int) -> bool:
+        """Whether the stamped cache holds the objects file (caches before it did not)."""
+        stamp = self.stamp(collection_id)
+        return stamp is not None and OBJECTS_FILE in dict(stamp.get("files") or {})
+
     def load_objects(
         self, collection_id: int, *, seq: int, n: int, config: CollectionConfig
     ) -> tuple[list[str], list[dict[str, Any]], list[tuple[float, float]]] | None:

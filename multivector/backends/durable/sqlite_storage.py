@@ -309,6 +309,8 @@ class SqliteCollectionStorage(CacheSide):
             state is not None
             and (arenas is not None or not self._cache_tokens)
             and searchable <= keyword.keys()
+            and self._cache is not None
+            and self._cache.has_objects(self._id)  # a cache of an older layout is rewritten
         )
         if arenas is None:
             arenas = read_arenas(
