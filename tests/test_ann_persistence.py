@@ -302,3 +302,22 @@ def test_a_current_cache_serves_the_objects_without_scanning_the_rows(tmp_path: 
             assert len(scans) == 80  # damaged: the rows are the truth
     finally:
         sqlite_storage.decode_properties = real
+
+
+def test_a_cache_rewritten_before_any_search_keeps_the_mapped_index(base: Path, tmp_path: Path):
+    path = tmp_path / "rewrite"
+    shutil.copytree(base, path)
+    import json
+
+    from multivector.backends.durable import folder_cache
+
+    for stamp_file in (path / "cache").glob("c*/stamp.json"):  # a layout without objects.json
+        stamp = json.loads(stamp_file.read_text())
+        del stamp["files"]["objects.json"]
+        stamp["crc"] = folder_cache._stamp_crc(stamp)
+        stamp_file.write_text(json.dumps(stamp))
+    with multivector.connect(path=path) as client:
+        assert len(client.collections.use("Docs")) == 300  # rows scanned; no search claims it
+    with multivector.connect(path=path) as client:
+        col = client.collections.use("Docs")
+        assert col.index_stats()["mv"]["trained"]  # the index was written again, not dropped

@@ -252,7 +252,7 @@ class ArenaCache:
 
     def _keeps_tokens(self, stamp: dict[str, Any]) -> bool:
         """Whether the cache described by ``stamp`` has token files to map."""
-        return stamp.get("spaces") is not None and (self.tokens or bool(stamp.get("indexes")))
+        return stamp.get("spaces") is not None  # written only when the cache keeps them
 
     def keeps_tokens_for(self, config: CollectionConfig) -> bool:
         """Whether this cache keeps the tokens of a collection with ``config``."""

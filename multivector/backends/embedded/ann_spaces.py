@@ -132,7 +132,7 @@ class SpaceIndexes:
 
     def export(self) -> dict[str, IndexState]:
         """The persisted form of every trained index (for the store's cache)."""
-        out = {}
+        out = dict(self._restored)  # mapped states no search claimed yet: still in step
         for name, (_config, index) in self._indexes.items():
             state = export_state(index)
             if state is not None:
