@@ -95,24 +95,30 @@ def _score_range(
     out: np.ndarray,
 ) -> None:
     """``out[lo:hi]``: centroid-interaction scores of documents ``lo:hi``."""
-    n_rows = sim.shape[1]
     for doc in range(lo, hi):
-        start = offsets[doc]
-        stop = offsets[doc + 1]
-        if stop <= start or (use_mask and not mask[doc]):
+        if use_mask and not mask[doc]:
             out[doc] = _NEG_INF
-            continue
-        first = codes[start]
+        else:
+            out[doc] = _score_one(sim, codes, offsets[doc], offsets[doc + 1], best)
+
+
+@_kernel(fastmath=_FASTMATH, nogil=True, cache=True)
+def _score_one(sim: np.ndarray, codes: np.ndarray, start: int, stop: int, best: np.ndarray) -> Any:
+    """One document's centroid-interaction score from its codes ``start:stop`` (-inf: none)."""
+    if stop <= start:
+        return _NEG_INF
+    n_rows = sim.shape[1]
+    first = codes[start]
+    for r in range(n_rows):
+        best[r] = sim[first, r]
+    for j in range(start + 1, stop):
+        c = codes[j]
         for r in range(n_rows):
-            best[r] = sim[first, r]
-        for j in range(start + 1, stop):
-            c = codes[j]
-            for r in range(n_rows):
-                best[r] = max(best[r], sim[c, r])
-        total = np.float32(0.0)
-        for r in range(n_rows):
-            total += best[r]
-        out[doc] = total
+            best[r] = max(best[r], sim[c, r])
+    total = np.float32(0.0)
+    for r in range(n_rows):
+        total += best[r]
+    return total
 
 
 @_kernel(fastmath=_FASTMATH, nogil=True, cache=True, parallel=True)
@@ -171,25 +177,9 @@ def _scores_at_jit(
 ) -> np.ndarray:
     out = np.empty(slots.shape[0], dtype=np.float32)
     best = np.empty(sim.shape[1], dtype=np.float32)
-    n_rows = sim.shape[1]
     for i in range(slots.shape[0]):
         doc = slots[i]
-        start = offsets[doc]
-        stop = offsets[doc + 1]
-        if stop <= start:
-            out[i] = _NEG_INF
-            continue
-        first = codes[start]
-        for r in range(n_rows):
-            best[r] = sim[first, r]
-        for j in range(start + 1, stop):
-            c = codes[j]
-            for r in range(n_rows):
-                best[r] = max(best[r], sim[c, r])
-        total = np.float32(0.0)
-        for r in range(n_rows):
-            total += best[r]
-        out[i] = total
+        out[i] = _score_one(sim, codes, offsets[doc], offsets[doc + 1], best)
     return out
 
 

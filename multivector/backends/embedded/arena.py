@@ -13,7 +13,7 @@ spaces, so an arena rebuilt from the file holds exactly the bytes the writer's a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,8 +23,9 @@ from multivector._types import BoolArray, F32Array, I64Array
 from multivector.backends.embedded.storage import PackedArena
 from multivector.kernels import SearchResult, maxsim_scores, maxsim_search, maxsim_search_batch
 from multivector.kernels.quantize import dequantize_int8, quantize_int8
+from multivector.schema.config import CollectionConfig
 
-__all__ = ["TokenArena"]
+__all__ = ["TokenArena", "arenas_from_packed"]
 
 _MIN_CAPACITY = 1024
 
@@ -238,3 +239,21 @@ class TokenArena:
             if self._scales is not None and out._scales is not None:
                 out._scales[:total] = self._scales[rows]
         return out
+
+
+def arenas_from_packed(
+    config: CollectionConfig, packed: Mapping[str, PackedArena]
+) -> dict[str, TokenArena]:
+    """An arena per vector space of ``config`` that ``packed`` holds (used in place)."""
+    out = {}
+    for vec in config.vectors:
+        space = packed.get(vec.name)
+        if space is not None:
+            out[vec.name] = TokenArena.from_packed(
+                space.tokens,
+                space.offsets,
+                dtype=vec.dtype,
+                dimension=space.dimension,
+                scales=space.scales,
+            )
+    return out

@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from multivector.backends.embedded.ann_spaces import SpaceIndexes
-from multivector.backends.embedded.arena import TokenArena
+from multivector.backends.embedded.arena import TokenArena, arenas_from_packed
 from multivector.backends.embedded.bm25_postings import BulkPostings
 from multivector.backends.embedded.storage import Snapshot
 from multivector.schema.config import CollectionConfig
@@ -61,16 +61,7 @@ class Checkpoints:
             )
             if moved:
                 return True
-            for vec in self._config.vectors:
-                packed = state.arenas.get(vec.name)
-                if packed is not None:
-                    self._arenas[vec.name] = TokenArena.from_packed(
-                        packed.tokens,
-                        packed.offsets,
-                        dtype=vec.dtype,
-                        dimension=packed.dimension,
-                        scales=packed.scales,
-                    )
+            self._arenas.update(arenas_from_packed(self._config, state.arenas))
             self._ann.restore(state.indexes)
             for name, arena in self._arenas.items():  # claim the mapped states now
                 self._ann.index(self._config, name, arena)

@@ -22,7 +22,7 @@ import numpy as np
 
 from multivector._types import BoolArray, F32Array, I64Array
 from multivector.backends.embedded.ann_spaces import SpaceIndexes
-from multivector.backends.embedded.arena import TokenArena
+from multivector.backends.embedded.arena import TokenArena, arenas_from_packed
 from multivector.backends.embedded.bm25 import BM25Index
 from multivector.backends.embedded.bm25_postings import BulkPostings
 from multivector.backends.embedded.checkpoint import Checkpoints
@@ -167,17 +167,7 @@ class EmbeddedCollection(Checkpoints, EmbeddedReads):
         self._alive = np.ones(n, dtype=np.bool_)
         self._n_dead = 0
         self._columns.clear()
-        self._arenas = {}
-        for vec in self._config.vectors:
-            packed = snap.arenas.get(vec.name)
-            if packed is not None:
-                self._arenas[vec.name] = TokenArena.from_packed(
-                    packed.tokens,
-                    packed.offsets,
-                    dtype=vec.dtype,
-                    dimension=packed.dimension,
-                    scales=packed.scales,
-                )
+        self._arenas = arenas_from_packed(self._config, snap.arenas)
         inv = self._config.inverted_index
         self._bm25 = {  # postings from the storage's cache; _sync_indexes builds the others
             name: BM25Index.from_bulk(cached.postings, k1=inv.k1, b=inv.bm25_b, scoring=inv.scoring)
