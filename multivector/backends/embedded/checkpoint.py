@@ -12,6 +12,7 @@ When a write slipped in between, the swap is skipped; the cache written is then 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from multivector.backends.embedded.ann_spaces import SpaceIndexes
@@ -31,15 +32,9 @@ class Checkpoints:
     _storage: Any
     _arenas: dict[str, TokenArena]
     _ann: SpaceIndexes
-
-    def _refresh(self) -> None:
-        """Apply what other processes committed (the collection overrides this)."""
-
-    def export_snapshot(self) -> Snapshot:  # pragma: no cover - the collection's
-        raise NotImplementedError
-
-    def keyword_postings(self) -> dict[str, BulkPostings]:  # pragma: no cover - the collection's
-        raise NotImplementedError
+    #: The collection's own methods (see collection.py).
+    export_snapshot: Callable[[], Snapshot]
+    keyword_postings: Callable[[], dict[str, BulkPostings]]
 
     def checkpoint(self) -> bool:
         """Write the cache now and serve from it; False when there is nothing to write to."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,12 +52,12 @@ class EmbeddedReads:
     _maintenance: Maintenance
     _dropped: bool
     _closed: bool
+    #: Write the durable cache now (checkpoint.py; the collection mixes it in).
+    checkpoint: Callable[[], bool]
 
     def _refresh(self) -> None:
         """Apply what other processes committed (the collection overrides this)."""
 
-    def checkpoint(self) -> bool:  # pragma: no cover - the collection's (checkpoint.py)
-        raise NotImplementedError
 
     # ------------------------------------------------------------ FilterContext
     @property
