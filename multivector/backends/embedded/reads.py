@@ -58,7 +58,6 @@ class EmbeddedReads:
     def _refresh(self) -> None:
         """Apply what other processes committed (the collection overrides this)."""
 
-
     # ------------------------------------------------------------ FilterContext
     @property
     def n_slots(self) -> int:
