@@ -110,7 +110,9 @@ class ArenaCache:
         stamp = self.stamp(collection_id)
         return stamp is not None and stamp.get("seq") == seq
 
-    def load(self, collection_id: int, *, seq: int, uuids: list[str]) -> CachedState | None:
+    def load(
+        self, collection_id: int, *, seq: int, uuids: list[str], tokens: bool | None = None
+    ) -> CachedState | None:
         """The cached state when the cache is current and matches ``uuids``; else None.
 
         Token arenas are memory-mapped read-only, and only returned when this cache keeps tokens.
@@ -120,18 +122,21 @@ class ArenaCache:
             return None
         folder = self._dir(collection_id)
         n = len(uuids)
-        state = self._load_checked(folder, stamp, n, uuids)
+        want = self.tokens if tokens is None else tokens
+        state = self._load_checked(
+            folder, stamp, n, uuids, want and stamp.get("spaces") is not None
+        )
         if self.stamp(collection_id) != stamp:  # rewritten while we read: do not trust it
             self.last_problem = None
             return None
         return state
 
     def _load_checked(
-        self, folder: Path, stamp: dict[str, Any], n: int, uuids: list[str]
+        self, folder: Path, stamp: dict[str, Any], n: int, uuids: list[str], with_tokens: bool
     ) -> CachedState | None:
         unverified = []
         for name, crc in dict(stamp.get("files") or {}).items():
-            if name == "uuids.npy" or name[0] in "ka" or self._keeps_tokens(stamp):
+            if name == "uuids.npy" or name[0] in "ka" or with_tokens:
                 try:
                     if (folder / name).stat().st_size >= DEFER_CRC_BYTES:
                         unverified.append((folder / name, int(crc)))
@@ -148,7 +153,7 @@ class ArenaCache:
             if cached.shape != (n,) or cached.tolist() != uuids:
                 return None
             arenas: dict[str, PackedArena] | None = None
-            if self._keeps_tokens(stamp):
+            if with_tokens:
                 if stamp["spaces"] is None:
                     return None
                 arenas = {}
@@ -249,10 +254,6 @@ class ArenaCache:
         if objects is None or len(uuids) != n or self.stamp(collection_id) != stamp:
             return None
         return uuids, objects[0], objects[1]
-
-    def _keeps_tokens(self, stamp: dict[str, Any]) -> bool:
-        """Whether the cache described by ``stamp`` has token files to map."""
-        return stamp.get("spaces") is not None  # written only when the cache keeps them
 
     def keeps_tokens_for(self, config: CollectionConfig) -> bool:
         """Whether this cache keeps the tokens of a collection with ``config``."""

@@ -289,7 +289,9 @@ class SqliteCollectionStorage(CacheSide):
         check_totals(row, "objects", n_objects, objects_xor, file)
         state = None
         if self._cache is not None:
-            state = self._cache.load(self._id, seq=last_seq, uuids=uuids)
+            state = self._cache.load(
+                self._id, seq=last_seq, uuids=uuids, tokens=self._cache.keeps_tokens_for(config)
+            )
             if self._cache.last_problem is not None:
                 warnings.warn(
                     f"{self._cache.last_problem}; rebuilding it from {file} (the source of truth)",

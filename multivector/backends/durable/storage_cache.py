@@ -66,7 +66,12 @@ class CacheSide:
         if self._cache is None or not self._db.try_writer():
             return None
         self.save_cache(snapshot, postings, seq=seq)
-        state = self._cache.load(self._id, seq=seq, uuids=snapshot.uuids)  # just written: no CRC
+        state = self._cache.load(  # just written
+            self._id,
+            seq=seq,
+            uuids=snapshot.uuids,
+            tokens=self._cache.keeps_tokens_for(snapshot.config),
+        )
         self.cache_hit = state is not None
         return state
 
@@ -82,7 +87,7 @@ class CacheSide:
         if objects is None:
             return None
         uuids, props, times = objects
-        state = self._cache.load(self._id, seq=row.last_seq, uuids=uuids)
+        state = self._cache.load(self._id, seq=row.last_seq, uuids=uuids, tokens=True)
         keyword = usable_keyword(state.keyword if state is not None else {}, config)
         searchable = {
             p.name for p in config.properties if p.data_type.is_text and p.index_searchable
