@@ -37,7 +37,11 @@ from multivector.backends.durable.sqlite_read import (
     read_arenas,
 )
 from multivector.backends.durable.sqlite_write import write_changes
-from multivector.backends.durable.storage_cache import CacheSide, usable_keyword
+from multivector.backends.durable.storage_cache import (
+    CacheSide,
+    keyword_complete,
+    usable_keyword,
+)
 from multivector.backends.embedded.storage import Snapshot, StorageDelta
 from multivector.backends.protocol import StoredObject
 from multivector.errors import StorageFormatError, StorageWarning
@@ -304,13 +308,10 @@ class SqliteCollectionStorage(CacheSide):
         keyword = usable_keyword(state.keyword if state is not None else {}, config)
         if self._cache is not None:
             self._cache_tokens = self._cache.keeps_tokens_for(config)
-        searchable = {
-            p.name for p in config.properties if p.data_type.is_text and p.index_searchable
-        }
         self.cache_hit = (
             state is not None
             and (arenas is not None or not self._cache_tokens)
-            and searchable <= keyword.keys()
+            and keyword_complete(config, keyword)
             and self._cache is not None
             and self._cache.has_objects(self._id)  # a cache of an older layout is rewritten
         )

@@ -20,7 +20,7 @@ from multivector.backends.embedded.bm25_postings import BulkPostings
 from multivector.backends.embedded.storage import KeywordCache, Snapshot
 from multivector.schema.config import CollectionConfig, Tokenization
 
-__all__ = ["CacheSide", "usable_keyword"]
+__all__ = ["CacheSide", "keyword_complete", "usable_keyword"]
 
 
 def usable_keyword(
@@ -34,6 +34,12 @@ def usable_keyword(
             if entry.tokenization == (prop.tokenization or Tokenization.WORD).value:
                 out[prop.name] = entry
     return out
+
+
+def keyword_complete(config: CollectionConfig, keyword: Mapping[str, KeywordCache]) -> bool:
+    """Whether ``keyword`` holds the postings of every searchable text property of ``config``."""
+    searchable = {p.name for p in config.properties if p.data_type.is_text and p.index_searchable}
+    return searchable <= keyword.keys()
 
 
 class CacheSide:
@@ -89,10 +95,7 @@ class CacheSide:
         uuids, props, times = objects
         state = self._cache.load(self._id, seq=row.last_seq, uuids=uuids, tokens=True)
         keyword = usable_keyword(state.keyword if state is not None else {}, config)
-        searchable = {
-            p.name for p in config.properties if p.data_type.is_text and p.index_searchable
-        }
-        if state is None or state.arenas is None or not searchable <= keyword.keys():
+        if state is None or state.arenas is None or not keyword_complete(config, keyword):
             return None
         if state.unverified:
             self._verify_later(self._cache, state.unverified)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from multivector._types import F32Array, I64Array
+from multivector.backends.embedded.arena import slot_rows
 from multivector.kernels.ann_residual import (
     ResidualCodec,
     byte_table,
@@ -205,14 +206,7 @@ class ResidualStore:
 
     def compacted(self, keep: I64Array) -> ResidualStore:
         """A store of only slots ``keep`` (in that order), renumbered ``0..len(keep)-1``."""
-        offsets = self.offsets()
-        starts, ends = offsets[keep], offsets[keep + 1]
-        lengths = ends - starts
-        new_offsets = np.zeros(len(keep) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=new_offsets[1:])
-        rows = np.repeat(starts - new_offsets[:-1], lengths) + np.arange(
-            int(new_offsets[-1]), dtype=np.int64
-        )
+        rows, new_offsets = slot_rows(self.offsets(), keep)
         return ResidualStore(
             self.codec,
             self._n_centroids,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from multivector._types import I64Array
+from multivector.backends.embedded.arena import slot_rows
 from multivector.kernels.ann_probe import inverted_lists
 
 __all__ = ["DocCodes"]
@@ -86,12 +87,7 @@ class DocCodes:
     def compacted(self, keep: I64Array) -> DocCodes:
         """Only slots ``keep`` (in that order), renumbered, with fresh lists."""
         codes, offsets = self.view()
-        starts, ends = offsets[keep], offsets[keep + 1]
-        new_offsets = np.zeros(len(keep) + 1, dtype=np.int64)
-        np.cumsum(ends - starts, out=new_offsets[1:])
-        rows = np.repeat(starts - new_offsets[:-1], ends - starts) + np.arange(
-            int(new_offsets[-1]), dtype=np.int64
-        )
+        rows, new_offsets = slot_rows(offsets, keep)
         out = DocCodes(self.n_centroids)
         out.append(codes[rows], new_offsets)
         out.refresh()

@@ -359,7 +359,7 @@ class CentroidIndex:
             return self._exact(
                 query, tokens, offsets, k=k, mask=mask, n_match=n_match, scales=scales
             )
-        n_stage2 = int(slots.size)
+        n_listed = int(slots.size)
         rerank = max(self.params.n_rerank, 2 * k)
         store = self.residuals
         if store is not None and slots.size > rerank:
@@ -380,7 +380,7 @@ class CentroidIndex:
             result = maxsim_search(
                 query, tokens, offsets, k, chosen, parallel=parallel, scales=scales
             )
-        return AnnSearch(result, True, n_stage2)
+        return AnnSearch(result, True, n_listed)
 
     @staticmethod
     def _exact(

@@ -11,6 +11,7 @@ import numpy as np
 
 from multivector._types import BoolArray, F32Array, I64Array
 from multivector.backends.embedded.ann_compressed import ResidualStore
+from multivector.backends.embedded.arena import slot_rows
 from multivector.kernels import SearchResult, maxsim_scores
 from multivector.kernels.ann_centroid import centroid_scores, centroid_scores_at
 from multivector.kernels.ann_kmeans import assign_centroids
@@ -160,13 +161,7 @@ def rerank_exact(
     pass over every slot. Ties go to the lower slot, as in a masked search.
     """
     chosen = np.sort(np.asarray(slots, dtype=np.int64))
-    starts, ends = offsets[chosen], offsets[chosen + 1]
-    lengths = ends - starts
-    sub_offsets = np.zeros(chosen.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=sub_offsets[1:])
-    rows = np.repeat(starts - sub_offsets[:-1], lengths) + np.arange(
-        int(sub_offsets[-1]), dtype=np.int64
-    )
+    rows, sub_offsets = slot_rows(offsets, chosen)
     sub_scales = None if scales is None else np.ascontiguousarray(scales[rows])
     scores = maxsim_scores(
         query, np.ascontiguousarray(tokens[rows]), sub_offsets, parallel=parallel, scales=sub_scales

@@ -25,7 +25,7 @@ from multivector.kernels import SearchResult, maxsim_scores, maxsim_search, maxs
 from multivector.kernels.quantize import dequantize_int8, quantize_int8
 from multivector.schema.config import CollectionConfig
 
-__all__ = ["TokenArena", "arenas_from_packed"]
+__all__ = ["TokenArena", "arenas_from_packed", "slot_rows"]
 
 _MIN_CAPACITY = 1024
 
@@ -217,28 +217,32 @@ class TokenArena:
         out = TokenArena(dtype=str(self._dtype), dimension=self._dimension)
         if len(keep) == 0:
             return out
-        starts = self._offsets[keep]
-        ends = self._offsets[keep + 1]
-        lengths = ends - starts
-        new_offsets = np.zeros(len(keep) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=new_offsets[1:])
+        rows, new_offsets = slot_rows(self.offsets(), keep)
         total = int(new_offsets[-1])
         out._reserve_slots(len(keep))
         out._offsets[: len(keep) + 1] = new_offsets
         out._n_slots = len(keep)
         if total and self._dimension is not None and self._tokens is not None:
             out._reserve_tokens(total, self._dimension)
-            rows = np.concatenate(
-                [
-                    np.arange(s, e, dtype=np.int64)
-                    for s, e in zip(starts.tolist(), ends.tolist())
-                    if e > s
-                ]
-            )
             out.tokens()[:total] = self._tokens[rows]
             if self._scales is not None and out._scales is not None:
                 out._scales[:total] = self._scales[rows]
         return out
+
+
+def slot_rows(offsets: I64Array, slots: I64Array) -> tuple[I64Array, I64Array]:
+    """The rows of ``slots`` (in that order) in a packed array delimited by ``offsets``, and the
+    offsets ``[len(slots) + 1]`` of those slots once gathered: ``array[rows]`` is the compacted
+    array (for token arenas and the index's per-token and per-document codes alike).
+    """
+    starts = offsets[slots]
+    lengths = offsets[slots + 1] - starts
+    new_offsets = np.zeros(len(slots) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_offsets[1:])
+    rows = np.repeat(starts - new_offsets[:-1], lengths) + np.arange(
+        int(new_offsets[-1]), dtype=np.int64
+    )
+    return rows, new_offsets
 
 
 def arenas_from_packed(
